@@ -1,0 +1,89 @@
+"""The contract between layers and the algorithms that lay them out over processes.
+
+DESIGN.md's seam: a layer never knows which algorithm runs it. It asks the algorithm to
+
+* aggregate: ``A^T H`` over the graph (the SpMM, where the communication is),
+* transform: ``H W`` with a weight every rank holds whole,
+* add a bias and apply dropout to its local block,
+* reduce the loss and the accuracy to their global values,
+
+and the algorithm owns the layout: which rows (vertices) and columns (features) of ``H`` this
+process holds, and what it must send to compute each step. The single-process algorithm
+(:mod:`pargnn.spmm.single`) is the reference every distributed one is tested against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class LocalData:
+    """What this process holds of the graph's vertex data, in the algorithm's layout.
+
+    ``row_ids`` are the global ids of the local rows; masks and labels are per local row.
+    ``features`` holds the input columns ``feature_ids`` of those rows.
+    """
+
+    features: Tensor
+    labels: Tensor
+    train_mask: Tensor
+    val_mask: Tensor
+    test_mask: Tensor
+    row_ids: Tensor
+    feature_ids: Tensor
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Global correct/total counts for one split."""
+
+    correct: int
+    total: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else float("nan")
+
+
+class Algorithm(Protocol):
+    """What a layer may ask of the algorithm that runs it.
+
+    Every tensor argument and result is this process's block in the algorithm's layout; every
+    method is differentiable where a layer needs it to be.
+    """
+
+    @property
+    def data(self) -> LocalData:
+        """This process's share of features, labels and masks."""
+        ...
+
+    def aggregate(self, h: Tensor) -> Tensor:
+        """``A^T h``: each vertex gathers its in-neighbours' rows (Shapes: ``(n, f) -> (n, f)``
+        globally)."""
+        ...
+
+    def transform(self, h: Tensor, weight: Tensor) -> Tensor:
+        """``h @ weight`` for a full ``(f_in, f_out)`` weight (Shapes: ``(n, f_in) -> (n, f_out)``
+        globally); its backward yields the full ``dL/dW`` on every process."""
+        ...
+
+    def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
+        """``h + bias`` for a full ``(f,)`` bias."""
+        ...
+
+    def dropout(self, h: Tensor, p: float, key: int) -> Tensor:
+        """Dropout with a mask that depends only on ``key`` and global (vertex, feature) ids."""
+        ...
+
+    def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """Mean cross-entropy over the global set of vertices in ``mask`` (same value on every
+        process)."""
+        ...
+
+    def count_correct(self, logits: Tensor, mask: Tensor) -> Counts:
+        """Global number of correctly classified vertices in ``mask``."""
+        ...

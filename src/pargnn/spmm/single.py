@@ -1,0 +1,54 @@
+"""The single-process algorithm: the whole graph on one device, and the reference.
+
+Every distributed algorithm must reproduce what this one computes (outputs, loss and every
+gradient), so it is written for clarity: it holds ``A`` and ``A^T`` for the whole graph and
+calls the local kernel directly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pargnn.nn.dropout import keyed_dropout
+from pargnn.spmm.contract import Counts, LocalData
+from pargnn.spmm.local import SparseOperator, spmm
+
+
+class SingleProcess:
+    """All rows and all columns of every matrix on this process.
+
+    Args:
+        operator: the normalised adjacency (both orientations).
+        data: features, labels and masks of every vertex.
+    """
+
+    def __init__(self, operator: SparseOperator, data: LocalData) -> None:
+        self.operator = operator
+        self._data = data
+
+    @property
+    def data(self) -> LocalData:
+        return self._data
+
+    def aggregate(self, h: Tensor) -> Tensor:
+        return spmm(self.operator, h)
+
+    def transform(self, h: Tensor, weight: Tensor) -> Tensor:
+        return h @ weight
+
+    def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
+        return h + bias
+
+    def dropout(self, h: Tensor, p: float, key: int) -> Tensor:
+        columns = torch.arange(h.shape[1], device=h.device)
+        return keyed_dropout(h, p, key, self._data.row_ids, columns)
+
+    def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:
+        return F.cross_entropy(logits[mask], self._data.labels[mask])
+
+    def count_correct(self, logits: Tensor, mask: Tensor) -> Counts:
+        predicted = logits[mask].argmax(dim=1)
+        correct = int((predicted == self._data.labels[mask]).sum())
+        return Counts(correct=correct, total=int(mask.sum()))

@@ -1,0 +1,85 @@
+"""The training configuration: one dataclass, the single source for the CLI and the API.
+
+Every option of ``pargnn train`` is a field here; :mod:`pargnn.cli` builds its argument parser
+from the fields' metadata (flag, help, choices), so the CLI, the Python API and the ``config``
+block of the JSON output can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from pargnn.errors import ConfigError
+from pargnn.graph.synthetic import DEFAULT_SPEC
+from pargnn.nn.models import ACTIVATIONS, MODELS
+
+
+def _option(default: Any, help: str, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; defaults are Kipf & Welling's GCN settings."""
+
+    dataset: str = _option(
+        DEFAULT_SPEC,
+        "a named dataset (see `pargnn datasets`), a path to a dataset file or folder, or a "
+        "synthetic spec such as rmat:nodes=100000,degree=10 (default: a built-in synthetic graph)",
+    )
+    data_root: str | None = _option(
+        None, "folder holding the named datasets (default: $PARGNN_DATA or the user cache dir)"
+    )
+    model: str = _option("gcn", "the model", choices=tuple(MODELS))
+    layers: int = _option(2, "number of graph layers")
+    hidden: int = _option(16, "width of each hidden layer")
+    dropout: float = _option(0.5, "dropout probability on each layer's input")
+    activation: str = _option("relu", "activation between layers", choices=tuple(ACTIVATIONS))
+    lr: float = _option(0.01, "Adam learning rate")
+    weight_decay: float = _option(5e-4, "Adam weight decay (L2) on every parameter")
+    epochs: int = _option(200, "training epochs")
+    seed: int = _option(0, "seeds the weights, the dropout masks and any random split")
+    feature_norm: str = _option(
+        "auto",
+        "row-normalise features: auto (when all are non-negative, e.g. bag-of-words), row, none",
+        choices=("auto", "row", "none"),
+    )
+    threads: int | None = _option(None, "CPU threads per process (default: torch's choice)")
+    device: str = _option(
+        "auto", "where to train: auto takes CUDA when present", choices=("auto", "cpu", "cuda")
+    )
+    dtype: str = _option(
+        "float32", "floating-point precision", choices=("float32", "float64")
+    )
+    out: str | None = _option(None, "write the run's results to this JSON file")
+    quiet: bool = _option(False, "no progress bar and no summary table")
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting that cannot run."""
+        checks = (
+            (self.layers >= 1, f"--layers must be >= 1, got {self.layers}"),
+            (self.hidden >= 1, f"--hidden must be >= 1, got {self.hidden}"),
+            (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.threads is None or self.threads >= 1,
+             f"--threads must be >= 1, got {self.threads}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                flag = "--" + f.name.replace("_", "-")
+                raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

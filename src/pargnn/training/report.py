@@ -1,0 +1,75 @@
+"""What a person sees while training: a progress bar, then a summary table (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pargnn.training.result import EpochRecord, TrainResult
+
+
+class ConsoleReport:
+    """A :class:`~pargnn.training.loop.TrainObserver` drawing on a rich console (stderr)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self._progress: Progress | None = None
+        self._task = 0
+
+    def start(self, result: TrainResult) -> None:
+        d = result.dataset
+        e = result.estimate
+        self.console.print(
+            f"[bold]{d['name']}[/]: {d['nodes']:,} vertices, {d['edges']:,} edges, "
+            f"{d['features']} features, {d['classes']} classes "
+            f"(train/val/test {d['train']}/{d['val']}/{d['test']}) on {result.device}"
+        )
+        self.console.print(
+            f"per epoch: {e['spmm_calls']} SpMMs over {e['nnz']:,} non-zeros "
+            f"(widths {e['spmm_widths']}), {e['spmm_gflop']:.3g} GFLOP sparse, "
+            f"{e['dense_gflop']:.3g} GFLOP dense"
+        )
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("training", total=result.config.epochs, status="")
+        self._progress.start()
+
+    def epoch(self, record: EpochRecord) -> None:
+        if self._progress is not None:
+            status = (f"loss {record.loss:.4f}  val {record.val_acc:.3f}  "
+                      f"test {record.test_acc:.3f}")
+            self._progress.update(self._task, advance=1, status=status)
+
+    def end(self, result: TrainResult) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self.console.print(summary_table(result))
+
+
+def summary_table(result: TrainResult) -> Table:
+    table = Table(title="pargnn train", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    c = result.config
+    rows = [
+        ("dataset", str(result.dataset["name"])),
+        ("model", f"{c.model}, {c.layers} layers, hidden {c.hidden}, dropout {c.dropout}"),
+        ("epochs", str(len(result.epochs))),
+        ("best epoch (val)", str(result.best_epoch)),
+        ("val accuracy", f"{result.val_acc:.4f}"),
+        ("test accuracy", f"{result.test_acc:.4f}"),
+        ("mean epoch time", f"{result.mean_epoch_seconds * 1e3:.2f} ms"),
+        ("peak memory (RSS)", f"{result.peak_rss_bytes / 2**20:,.0f} MiB"),
+        ("device", result.device),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table

@@ -1,0 +1,86 @@
+"""What a training run returns and writes: per-epoch records and the final figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pargnn.errors import ConfigError
+from pargnn.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    loss: float
+    train_acc: float
+    val_acc: float
+    test_acc: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """A finished run. ``test_acc`` is taken at the epoch of best validation accuracy."""
+
+    config: TrainConfig
+    dataset: dict[str, object]
+    device: str
+    epochs: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = -1
+    val_acc: float = float("nan")
+    test_acc: float = float("nan")
+    peak_rss_bytes: int = 0
+    estimate: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def mean_epoch_seconds(self) -> float:
+        timed = self.epochs[1:] or self.epochs  # the first epoch pays for warm-up
+        return sum(e.seconds for e in timed) / max(len(timed), 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "dataset": self.dataset,
+            "device": self.device,
+            "estimate": self.estimate,
+            "epochs": [asdict(e) for e in self.epochs],
+            "final": {
+                "best_epoch": self.best_epoch,
+                "val_acc": self.val_acc,
+                "test_acc": self.test_acc,
+                "mean_epoch_seconds": self.mean_epoch_seconds,
+            },
+            "memory": {"peak_rss_bytes": self.peak_rss_bytes},
+        }
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail before training, not after, if the output file cannot be written."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ConfigError(f"--out {target} is a folder; give a file name such as {target}/run.json")
+    if not parent.is_dir():
+        raise ConfigError(f"--out {target}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {target}: folder {parent} is not writable")
+    return target
+
+
+def write_json_atomic(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
+    target = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, allow_nan=True)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
