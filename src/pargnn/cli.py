@@ -108,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except PargnnError as error:
-        Console(stderr=True).print(f"[bold red]pargnn: error:[/] {escape(str(error))}", highlight=False)
+        console = Console(stderr=True, soft_wrap=True)
+        console.print(f"[bold red]pargnn: error:[/] {escape(str(error))}", highlight=False)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         Console(stderr=True).print("pargnn: interrupted")

@@ -145,7 +145,9 @@ def _validate_and_normalise(g: Graph) -> None:
         raise GraphError(f"{who}: indptr must be a 1-D array of length n + 1")
     n = indptr.shape[0] - 1
     if n == 0:
-        raise GraphError(f"{who}: the graph is empty (0 vertices); a graph needs at least one vertex")
+        raise GraphError(
+            f"{who}: the graph is empty (0 vertices); a graph needs at least one vertex"
+        )
     for arr, what in ((indptr, "indptr"), (indices, "indices")):
         if not np.issubdtype(arr.dtype, np.integer):
             raise GraphError(f"{who}: {what} must hold integers, got dtype {arr.dtype}")

@@ -55,6 +55,7 @@ class GCN(nn.Module):
     """
 
     normalization = "gcn"
+    activation: Callable[[Tensor], Tensor]
 
     def __init__(
         self,
@@ -84,13 +85,17 @@ class GCN(nn.Module):
         self.activation = ACTIVATIONS[activation]
         self.seed = seed
         generator = torch.Generator().manual_seed(seed)
-        for conv in self.convs:
+        for conv in self.layers():
             conv.reset_parameters(generator)
+
+    def layers(self) -> list[GCNConv]:
+        """The graph convolutions, first to last."""
+        return [conv for conv in self.convs if isinstance(conv, GCNConv)]
 
     def forward(self, algorithm: Algorithm, x: Tensor, epoch: int = 0) -> Tensor:
         h = x
         last = len(self.convs) - 1
-        for index, conv in enumerate(self.convs):
+        for index, conv in enumerate(self.layers()):
             if self.training and self.dropout > 0:
                 h = algorithm.dropout(h, self.dropout, dropout_key(self.seed, epoch, index))
             h = conv(algorithm, h)
@@ -105,7 +110,7 @@ class GCN(nn.Module):
         aggregates the input before transforming (the input needs no gradient).
         """
         work = []
-        for index, conv in enumerate(self.convs):
+        for index, conv in enumerate(self.layers()):
             width = conv.out_features if conv.transforms_first else conv.in_features
             work.append(SpMMWork(index, "forward", width))
             if index > 0 or conv.transforms_first:

@@ -16,7 +16,7 @@ def estimate_epoch(model: GCN, nnz: int, num_nodes: int) -> dict[str, object]:
     work = model.spmm_work()
     spmm_flops = sum(2 * nnz * w.width for w in work)
     dense_flops = sum(
-        2 * 2 * num_nodes * conv.in_features * conv.out_features for conv in model.convs
+        2 * 2 * num_nodes * conv.in_features * conv.out_features for conv in model.layers()
     )
     return {
         "spmm_calls": len(work),

@@ -13,7 +13,7 @@ import torch
 from pargnn.errors import ConfigError
 from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency, row_normalize_features
-from pargnn.nn.models import MODELS, GCN
+from pargnn.nn.models import GCN, MODELS
 from pargnn.spmm.contract import LocalData
 from pargnn.spmm.local import SparseOperator
 from pargnn.spmm.single import SingleProcess

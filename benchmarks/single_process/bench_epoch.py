@@ -1,0 +1,219 @@
+"""pargnn's single-process epoch against torch-geometric's, on one R-MAT graph, in one run.
+
+Both sides train the same 2-layer model (GCN: GCNConv; hidden 128, dropout 0.5, Adam) on the
+same graph with the same thread count. Epochs alternate (pargnn, baseline, pargnn, ...) so that
+any drift of the machine touches both sides alike; the report gives medians and their ratio.
+
+Beside the baseline, the pargnn epoch is set against its kernel floor: the time of exactly the
+SpMMs the epoch performs (``model.spmm_work()``), run alone on the same operator.
+
+Peak memory is measured in two fresh child processes (one per side) that build the graph,
+record their resident set, train a few epochs and report the peak; the difference is the
+training state's peak.
+
+Run (after ``make bench-deps``)::
+
+    .venv/bin/python benchmarks/single_process/bench_epoch.py            # GCN
+    .venv/bin/python benchmarks/single_process/bench_epoch.py --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pargnn.graph.graph import Graph
+from pargnn.graph.synthetic import rmat
+from pargnn.nn.models import GCN
+from pargnn.training.config import TrainConfig
+from pargnn.training.memory import peak_rss_bytes
+from pargnn.training.setup import build_single_process
+
+HERE = Path(__file__).resolve().parent
+Step = Callable[[], None]
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": mp.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def make_graph(args: argparse.Namespace) -> Graph:
+    return rmat(nodes=args.nodes, degree=args.degree, features=args.features,
+                classes=args.classes, seed=0)
+
+
+def pargnn_step(graph: Graph, args: argparse.Namespace) -> tuple[Step, Step]:
+    """A training step of pargnn's GCN, and the SpMM-only floor of that step."""
+    config = TrainConfig(hidden=args.hidden, layers=args.layers, dropout=0.5,
+                         feature_norm="none", device="cpu")
+    algorithm = build_single_process(graph, config, torch.device("cpu"))
+    model = GCN(graph.num_features, args.hidden, graph.num_classes, layers=args.layers,
+                dropout=0.5, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    data = algorithm.data
+    epoch = [0]
+
+    def step() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(algorithm, data.features, epoch=epoch[0])
+        algorithm.cross_entropy(logits, data.train_mask).backward()
+        optimizer.step()
+        epoch[0] += 1
+
+    op = algorithm.operator
+    operands = [
+        (op.at if w.direction == "forward" else op.a, torch.randn(graph.num_nodes, w.width))
+        for w in model.spmm_work()
+    ]
+
+    def floor() -> None:
+        for matrix, dense in operands:
+            torch.sparse.mm(matrix, dense)
+
+    return step, floor
+
+
+def pyg_step(graph: Graph, args: argparse.Namespace) -> Step:
+    """The same model with torch-geometric's GCNConv (edge_index input, cached normalisation)."""
+    from torch_geometric.nn import GCNConv
+
+    adjacency = graph.adjacency().tocoo()
+    edge_index = torch.from_numpy(np.vstack([adjacency.row, adjacency.col]).astype(np.int64))
+    x = torch.from_numpy(graph.features)
+    y = torch.from_numpy(graph.labels)
+    mask = torch.from_numpy(graph.train_mask)
+    widths = [graph.num_features] + [args.hidden] * (args.layers - 1) + [graph.num_classes]
+    pairs = zip(widths[:-1], widths[1:], strict=True)
+    convs = torch.nn.ModuleList(GCNConv(a, b, cached=True) for a, b in pairs)
+    optimizer = torch.optim.Adam(convs.parameters(), lr=0.01, weight_decay=5e-4)
+
+    def forward() -> Tensor:
+        h = x
+        for index, conv in enumerate(convs):
+            h = F.dropout(h, 0.5, training=True)
+            h = conv(h, edge_index)
+            if index < len(convs) - 1:
+                h = F.relu(h)
+        return h
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(forward()[mask], y[mask]).backward()
+        optimizer.step()
+
+    return step
+
+
+def timed(fn: Step) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(sides: dict[str, Step], warmup: int, rounds: int) -> dict[str, list[float]]:
+    for _ in range(warmup):
+        for fn in sides.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            times[name].append(timed(fn))
+    return times
+
+
+def memory_child(side: str, args: argparse.Namespace, queue: Any) -> None:
+    torch.set_num_threads(args.threads)
+    graph = make_graph(args)
+    before = peak_rss_bytes()
+    step = pargnn_step(graph, args)[0] if side == "pargnn" else pyg_step(graph, args)
+    for _ in range(3):
+        step()
+    queue.put({"graph_rss_bytes": before, "peak_rss_bytes": peak_rss_bytes(),
+               "training_peak_bytes": peak_rss_bytes() - before})
+
+
+def measure_memory(side: str, args: argparse.Namespace) -> dict[str, int]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=memory_child, args=(side, args, queue))
+    child.start()
+    result: dict[str, int] = queue.get()
+    child.join()
+    return result
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--nodes", type=int, default=131072)
+    p.add_argument("--degree", type=int, default=10)
+    p.add_argument("--features", type=int, default=128)
+    p.add_argument("--classes", type=int, default=16)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--quick", action="store_true", help="a small graph, for a smoke test")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "gcn.json")
+    args = p.parse_args()
+    if args.quick:
+        args.nodes, args.rounds, args.warmup = 8192, 3, 1
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    graph = make_graph(args)
+    pargnn, floor = pargnn_step(graph, args)
+    times = alternate({"pargnn": pargnn, "pyg": pyg_step(graph, args), "spmm_floor": floor},
+                      args.warmup, args.rounds)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    result = {
+        "benchmark": "single_process/gcn",
+        "machine": machine(),
+        "threads": args.threads,
+        "graph": graph.summary(),
+        "model": {"layers": args.layers, "hidden": args.hidden, "dropout": 0.5},
+        "median_epoch_seconds": med,
+        "epoch_seconds": times,
+        "ratio_pargnn_over_pyg": med["pargnn"] / med["pyg"],
+        "ratio_pargnn_over_spmm_floor": med["pargnn"] / med["spmm_floor"],
+        "memory": {side: measure_memory(side, args) for side in ("pargnn", "pyg")},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("graph", "median_epoch_seconds",
+                                             "ratio_pargnn_over_pyg",
+                                             "ratio_pargnn_over_spmm_floor", "memory")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""R-MAT (recursive matrix / stochastic Kronecker) graphs with planted, learnable classes.
+
+The model
+---------
+R-MAT (Chakrabarti, Zhan & Faloutsos 2004; the Graph500 generator) places an edge in a
+``2^s x 2^s`` adjacency, ``s = ceil(log2(nodes))``, by descending ``s`` levels of quadrants: at
+each level it picks the top-left, top-right, bottom-left or bottom-right quadrant with
+probabilities ``a, b, c, d`` and appends one bit to the row id (0 for top) and one to the column
+id (0 for left). Vertex ``u``'s expected out-degree is thus proportional to
+``(a + b)^zeros(u) * (c + d)^ones(u)`` over the bits of ``u``: a power law with the hubs at small
+ids (vertex 0 is the dense corner). Here every level of all ``m`` edges is drawn at once from one
+uniform ``r`` per edge: row bit ``= r >= a + b``; column bit
+``= (r >= a) xor (r >= a + b) xor (r >= a + b + c)``.
+
+With the same ``a, b, c, d`` at every level the degree distribution has a staircase of
+exactly-equal probabilities. As in Seshadhri, Pinar & Kolda's "noisy" SKG (used by Graph500 and
+PaRMAT in the same spirit) each level ``l`` perturbs them by one ``mu_l ~ U[-noise, noise]``:
+``a -= 2 mu a / (a + d)``, ``d -= 2 mu d / (a + d)``, ``b += mu``, ``c += mu`` (the sum stays 1; a
+non-negative result needs ``noise <= min(b, c, (a + d) / 2)``).
+
+Ids past ``nodes - 1`` (when ``nodes`` is not a power of two) are *rejected*, not folded: the kept
+edges follow R-MAT conditioned on both ends existing, with no pile-up on the low ids that folding
+modulo ``nodes`` would add. At least the ``a`` quadrant always survives, so rejection costs at most
+a factor ``1 / a`` in draws.
+
+Classes and homophily
+---------------------
+Plain R-MAT has no community structure a GNN could use: with the Graph500 parameters
+``a d < b c``, so the row and column bits of an edge are (slightly) *negatively* correlated, and
+labelling vertices by the top bits of their id gives an edge homophily *below* the degree-weighted
+chance level. So the classes are planted: class ``k`` is the ``k``-th of ``classes`` contiguous,
+equal id ranges (for powers of two: the top-level quadrants of the recursion), and a fraction
+``homophily`` of the drawn edges has its target moved into the source's class, keeping its relative
+position inside the range (``v -> start[c_u] + (v - start[c_v]) * size[c_u] // size[c_v]``). That
+keeps every out-degree and the R-MAT skew inside each range; the measured edge homophily is
+``homophily`` plus what the remaining edges contribute by chance (``meta["edge_homophily"]``).
+``homophily=0`` is plain R-MAT. Features are class-dependent Gaussians (see ``features``).
+
+Degree
+------
+``degree`` is the stored non-zeros per row of the final adjacency, ``nnz / nodes`` (both directions
+of an undirected edge count). Self-loops, rejected ids and duplicates (frequent around the hubs) are
+dropped, so the generator draws in rounds: the first round draws ``1.125`` times the number of
+distinct edges needed; each next one draws what is missing divided by the last round's yield of new
+distinct edges (times 1.1). The graph then keeps the first ``round(degree * nodes / 2)`` distinct
+undirected edges (``degree * nodes`` directed ones) in draw order, i.e. exactly what drawing "until
+there are enough distinct edges" would give, so ``nnz / nodes`` matches ``degree`` to rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pargnn.errors import DatasetError
+from pargnn.graph.graph import Graph
+from pargnn.graph.synthetic._common import (
+    STREAM_EDGES,
+    assemble,
+    canonical_keys,
+    canonical_name,
+    check_common,
+    check_int,
+    check_real,
+    coerce_floats,
+    equal_ranges,
+    fail,
+    range_labels,
+    stream,
+)
+
+_WHO = "rmat"
+_MAX_ROUNDS = 40
+_CHUNK = 1 << 18  # edges per block of the level loop: its arrays stay in cache
+
+
+@dataclass(frozen=True, kw_only=True)
+class RmatParams:
+    """The parameters of :func:`rmat`; validated on construction (``DatasetError``)."""
+
+    nodes: int
+    degree: float
+    features: int = 64
+    classes: int = 8
+    a: float = 0.57
+    b: float = 0.19
+    c: float = 0.19
+    d: float = 0.05
+    noise: float = 0.1
+    homophily: float = 0.5
+    sigma: float = 1.0
+    seed: int = 0
+    directed: bool = False
+    permute: bool = False
+    train: float = 0.6
+    val: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_common(_WHO, self)
+        check_real(_WHO, "degree", self.degree, 0.0, float(self.nodes - 1))
+        check_int(_WHO, "classes", self.classes, 1, self.nodes)
+        for key in ("a", "b", "c", "d"):
+            check_real(_WHO, key, getattr(self, key), 0.0, 1.0)
+        total = self.a + self.b + self.c + self.d
+        if abs(total - 1.0) > 1e-6:
+            raise fail(_WHO, "a+b+c+d", total, "the quadrant probabilities must sum to 1")
+        check_real(_WHO, "noise", self.noise, 0.0, min(self.b, self.c, (self.a + self.d) / 2))
+        check_real(_WHO, "homophily", self.homophily, 0.0, 1.0)
+        coerce_floats(self)
+
+    @property
+    def scale(self) -> int:
+        """Recursion depth ``ceil(log2(nodes))``."""
+        return int(self.nodes - 1).bit_length()
+
+    @property
+    def target_edges(self) -> int:
+        """Distinct edges to keep: undirected ones count twice in ``nnz``."""
+        return round(self.degree * self.nodes / (1 if self.directed else 2))
+
+
+def rmat(
+    nodes: int,
+    degree: float,
+    features: int = 64,
+    classes: int = 8,
+    *,
+    a: float = 0.57,
+    b: float = 0.19,
+    c: float = 0.19,
+    d: float = 0.05,
+    noise: float = 0.1,
+    homophily: float = 0.5,
+    sigma: float = 1.0,
+    seed: int = 0,
+    directed: bool = False,
+    permute: bool = False,
+    train: float = 0.6,
+    val: float = 0.2,
+) -> Graph:
+    """A seeded R-MAT graph with ``nnz / nodes ~ degree`` and ``classes`` planted classes.
+
+    Args:
+        nodes, degree: vertices and stored non-zeros per row (``nnz / nodes``).
+        features, classes: feature columns and classes (class = contiguous id range).
+        a, b, c, d: quadrant probabilities (sum 1); ``noise``: per-level perturbation of them.
+        homophily: fraction of drawn edges moved inside their source's class (0: plain R-MAT).
+        sigma: feature noise (``x = mu[label] + sigma * N(0, I)``, ``|mu| ~ 1``).
+        seed: one seed for edges, features, permutation and split (each its own stream).
+        directed: keep ``u -> v`` only; otherwise both directions are stored.
+        permute: relabel the vertices at random (the default keeps R-MAT order, hubs first).
+        train, val: split fractions (the rest is test).
+
+    Returns:
+        A :class:`Graph` named by its canonical spec; ``meta`` holds the parameters, the
+        recursion ``scale``, the number of edges drawn and the measured ``edge_homophily``.
+
+    Raises:
+        DatasetError: for an invalid parameter, or when the degree cannot be reached.
+    """
+    p = RmatParams(
+        nodes=nodes, degree=degree, features=features, classes=classes, a=a, b=b, c=c, d=d,
+        noise=noise, homophily=homophily, sigma=sigma, seed=seed, directed=directed,
+        permute=permute, train=train, val=val,
+    )  # fmt: skip
+    return generate(p)
+
+
+def generate(p: RmatParams) -> Graph:
+    """The graph of validated parameters (what :func:`rmat` and ``from_spec`` call)."""
+    starts = equal_ranges(p.nodes, p.classes)
+    labels = range_labels(starts)
+    keys, drawn = _distinct_edges(p, stream(p.seed, STREAM_EDGES), starts, labels)
+    meta = {"generator": _WHO, "scale": p.scale, "edges_drawn": drawn}
+    return assemble(canonical_name(_WHO, p), p, keys, labels, p.classes, meta)
+
+
+def level_thresholds(p: RmatParams, rng: np.random.Generator) -> np.ndarray:
+    """Per level, the cumulative quadrant probabilities ``a, a + b, a + b + c`` after noise."""
+    mu = rng.uniform(-p.noise, p.noise, size=p.scale)
+    ad = p.a + p.d
+    shrink = 2.0 * mu / ad if ad > 0 else np.zeros(p.scale)
+    a = p.a * (1.0 - shrink)
+    b = p.b + mu
+    c = p.c + mu
+    return np.stack((a, a + b, a + b + c), axis=1)
+
+
+def rmat_pairs(
+    rng: np.random.Generator, m: int, thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` raw R-MAT edges ``(src, dst)`` over ``[0, 2^scale)``, int64."""
+    src = np.zeros(m, dtype=np.int64)
+    dst = np.zeros(m, dtype=np.int64)
+    t = thresholds.astype(np.float32)
+    for lo in range(0, m, _CHUNK):
+        s, d = src[lo : lo + _CHUNK], dst[lo : lo + _CHUNK]
+        for ta, tab, tabc in t:
+            r = rng.random(s.shape[0], dtype=np.float32)
+            s <<= 1
+            d <<= 1
+            s |= r >= tab
+            d |= (r >= ta) ^ (r >= tab) ^ (r >= tabc)
+    return src, dst
+
+
+def _draw(
+    p: RmatParams,
+    rng: np.random.Generator,
+    m: int,
+    thresholds: np.ndarray,
+    starts: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """Keys of ``m`` drawn edges that survive rejection, rewiring and self-loop removal."""
+    src, dst = rmat_pairs(rng, m, thresholds)
+    ok = (src < p.nodes) & (dst < p.nodes)
+    src, dst = src[ok], dst[ok]
+    if p.homophily > 0:
+        move = np.flatnonzero(rng.random(src.shape[0]) < p.homophily)
+        cu, cv = labels[src[move]], labels[dst[move]]
+        size = np.diff(starts)
+        dst[move] = starts[cu] + (dst[move] - starts[cv]) * size[cu] // size[cv]
+    return canonical_keys(src, dst, p.nodes, p.directed)
+
+
+def _distinct_edges(
+    p: RmatParams, rng: np.random.Generator, starts: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """The first ``p.target_edges`` distinct edge keys in draw order (sorted), and draws made."""
+    target = p.target_edges
+    thresholds = level_thresholds(p, rng)
+    keys = np.empty(0, dtype=np.int64)
+    order = np.empty(0, dtype=np.int64)  # draw position of each key's first occurrence
+    drawn = kept = 0
+    batch = target + target // 8 + 64
+    for _ in range(_MAX_ROUNDS):
+        if keys.shape[0] >= target:
+            return _first(keys, order, target), drawn
+        new = _draw(p, rng, batch, thresholds, starts, labels)
+        before = keys.shape[0]
+        keys, idx = np.unique(np.concatenate((keys, new)), return_index=True)
+        order = np.concatenate((order, kept + np.arange(new.shape[0])))[idx]
+        kept += new.shape[0]
+        drawn += batch
+        gained = (keys.shape[0] - before) / batch
+        missing = target - keys.shape[0]
+        batch = min(int(missing / max(gained, 1e-3) * 1.1) + 64, 4 * target + 1024)
+    if keys.shape[0] >= target:
+        return _first(keys, order, target), drawn
+    raise DatasetError(
+        f"{_WHO}: degree={p.degree!r} cannot be reached: {drawn} draws gave only "
+        f"{keys.shape[0]} distinct edges of the {target} needed (the graph saturates with these "
+        f"a, b, c, d); lower degree or raise nodes"
+    )
+
+
+def _first(keys: np.ndarray, order: np.ndarray, target: int) -> np.ndarray:
+    """The ``target`` keys drawn first (``keys`` sorted; ``order``: each key's first draw)."""
+    if keys.shape[0] <= target:
+        return keys
+    if target == 0:
+        return keys[:0]
+    cut = np.partition(order, target - 1)[target - 1]
+    return keys[order <= cut]
