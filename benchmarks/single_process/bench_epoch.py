@@ -20,6 +20,7 @@ Run (after ``make bench-deps``)::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing as mp
 import platform
@@ -38,7 +39,7 @@ from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic import rmat
 from pargnn.nn.models import GCN
 from pargnn.training.config import TrainConfig
-from pargnn.training.memory import peak_rss_bytes
+from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from pargnn.training.setup import build_single_process
 
 HERE = Path(__file__).resolve().parent
@@ -151,12 +152,15 @@ def alternate(sides: dict[str, Step], warmup: int, rounds: int) -> dict[str, lis
 def memory_child(side: str, args: argparse.Namespace, queue: Any) -> None:
     torch.set_num_threads(args.threads)
     graph = make_graph(args)
-    before = peak_rss_bytes()
+    gc.collect()
+    resettable = reset_peak_rss()
+    before = current_rss_bytes()
     step = pargnn_step(graph, args)[0] if side == "pargnn" else pyg_step(graph, args)
     for _ in range(3):
         step()
-    queue.put({"graph_rss_bytes": before, "peak_rss_bytes": peak_rss_bytes(),
-               "training_peak_bytes": peak_rss_bytes() - before})
+    peak = peak_rss_bytes()
+    queue.put({"rss_with_graph_bytes": before, "peak_rss_bytes": peak,
+               "training_peak_bytes": peak - before if resettable else -1})
 
 
 def measure_memory(side: str, args: argparse.Namespace) -> dict[str, int]:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from pargnn.nn.dropout import dropout_key, keyed_dropout, keyed_uniform_bits
+from pargnn.nn.dropout import (
+    dropout_key,
+    keyed_dropout,
+    keyed_uniform_bits,
+    reference_uniform_bits,
+)
 
 
 def test_mask_does_not_depend_on_layout() -> None:
@@ -41,3 +46,22 @@ def test_rows_and_columns_are_not_correlated() -> None:
 def test_zero_probability_is_identity() -> None:
     h = torch.randn(5, 3)
     assert keyed_dropout(h, 0.0, 1, torch.arange(5), torch.arange(3)) is h
+
+
+def test_tensor_hash_equals_its_integer_definition() -> None:
+    key = dropout_key(seed=11, epoch=5, layer=2)
+    rows = torch.tensor([0, 1, 7, 2**20 + 3, 2**31 + 5])
+    cols = torch.tensor([0, 3, 127, 4095])
+    bits = keyed_uniform_bits(key, rows, cols)
+    for i, r in enumerate(rows.tolist()):
+        for j, c in enumerate(cols.tolist()):
+            assert int(bits[i, j]) == reference_uniform_bits(key, r, c)
+
+
+def test_dropout_gradient_uses_the_same_mask() -> None:
+    h = torch.randn(50, 8, dtype=torch.float64, requires_grad=True)
+    rows, cols = torch.arange(50), torch.arange(8)
+    out = keyed_dropout(h, 0.4, 123, rows, cols)
+    out.sum().backward()
+    assert h.grad is not None
+    torch.testing.assert_close(h.grad, (out.detach() != 0).double() / 0.6)

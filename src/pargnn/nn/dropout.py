@@ -5,29 +5,35 @@ some order. For it to train the same model as one process, the dropout mask of e
 ``(v, k)`` in layer ``l`` at epoch ``e`` must be a function of ``(seed, e, l, v, k)`` alone.
 torch's generators are sequential, so they cannot give that; a counter-based hash can.
 
-The hash: a well-mixed 64-bit word per row ``r_v = mix(key, v)`` and per column
-``c_k = mix(key', k)`` (splitmix64's finaliser on ``n + f`` values, cheap), then per element one
-odd multiply of ``r_v xor c_k`` and its top 24 bits as the uniform draw. The per-element part is
-four integer passes over the block; keep probability ``1 - p`` is exact up to ``2^-24``.
+The hash: a well-mixed word per row ``r_v = mix(key, v)`` and per column ``c_k = mix(key', k)``
+(splitmix64's finaliser, on ``n + f`` values only), then per element one multiply of
+``r_v xor c_k`` by an odd constant modulo ``2^32`` and its top 24 bits as the uniform draw. The
+per-element stage is three int32 passes over the block (int32 halves the memory traffic of
+int64, and this is memory-bound); the keep probability ``1 - p`` is exact up to ``2^-24``.
+:func:`reference_uniform_bits` is the same function on Python integers, which the tests use
+to pin the tensor version to its definition on every device.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
 
 _MASK64 = (1 << 64) - 1
+_MASK32 = (1 << 32) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
-_ELEMENT_MULTIPLIER = 0xD6E8FEB86659FD93
+_ELEMENT_MULTIPLIER = 0x9E3779B1  # odd, 32-bit
 _UNIFORM_BITS = 24
 
 
-def _signed(x: int) -> int:
-    """Reinterpret a 64-bit unsigned constant as the int64 torch stores."""
-    x &= _MASK64
-    return x - (1 << 64) if x >= 1 << 63 else x
+def _signed(x: int, bits: int = 64) -> int:
+    """Reinterpret an unsigned constant as the two's-complement integer torch stores."""
+    x &= (1 << bits) - 1
+    return x - (1 << bits) if x >= 1 << (bits - 1) else x
 
 
 def _logical_shift(x: Tensor, s: int) -> Tensor:
@@ -43,24 +49,63 @@ def mix64(x: Tensor) -> Tensor:
     return x ^ _logical_shift(x, 31)
 
 
+def mix64_int(x: int) -> int:
+    """:func:`mix64` on one unsigned Python integer."""
+    x &= _MASK64
+    x ^= x >> 30
+    x = (x * _MIX1) & _MASK64
+    x ^= x >> 27
+    x = (x * _MIX2) & _MASK64
+    return x ^ (x >> 31)
+
+
 def dropout_key(seed: int, epoch: int, layer: int, stream: int = 0) -> int:
     """One 64-bit key per (seed, epoch, layer, stream); streams separate e.g. edges from rows."""
-    x = torch.tensor([seed, epoch, layer, stream], dtype=torch.int64)
     key = 0
-    for value in mix64(x * _signed(_GOLDEN) + torch.arange(1, 5)).tolist():
-        key = int(mix64(torch.tensor([_signed(key * 31 + value)]))[0])
-    return key
+    for value in (seed, epoch, layer, stream):
+        key = mix64_int(key * _GOLDEN + value + 1)
+    return _signed(key)
+
+
+def _row_words(key: int, row_ids: Tensor) -> Tensor:
+    return (mix64(row_ids.to(torch.int64) * _signed(_GOLDEN) + key) >> 32).to(torch.int32)
+
+
+def _col_words(key: int, col_ids: Tensor) -> Tensor:
+    return (mix64(col_ids.to(torch.int64) * _signed(_MIX1) + _signed(~key)) >> 32).to(torch.int32)
 
 
 def keyed_uniform_bits(key: int, row_ids: Tensor, col_ids: Tensor) -> Tensor:
-    """Signed 24-bit uniform integers, shape ``(len(row_ids), len(col_ids))``, in
-    ``[-2^23, 2^23)``, a pure function of ``(key, row id, column id)``."""
-    rows = mix64(row_ids.to(torch.int64) * _signed(_GOLDEN) + key)
-    cols = mix64(col_ids.to(torch.int64) * _signed(_MIX1) + _signed(~key))
-    h = torch.bitwise_xor(rows[:, None], cols[None, :])
-    h.mul_(_signed(_ELEMENT_MULTIPLIER))
-    h.bitwise_right_shift_(64 - _UNIFORM_BITS)
-    return h
+    """Signed 24-bit uniform integers in ``[-2^23, 2^23)``, shape
+    ``(len(row_ids), len(col_ids))``: a pure function of ``(key, row id, column id)``."""
+    rows, cols = _row_words(key, row_ids), _col_words(key, col_ids)
+    h = rows[:, None].expand(rows.shape[0], cols.shape[0]).contiguous()
+    h.bitwise_xor_(cols)
+    h.mul_(_signed(_ELEMENT_MULTIPLIER, 32))  # wraps modulo 2^32, as on every torch backend
+    return h.bitwise_right_shift_(32 - _UNIFORM_BITS)
+
+
+def reference_uniform_bits(key: int, row: int, col: int) -> int:
+    """:func:`keyed_uniform_bits` for one element, on Python integers (the definition)."""
+    r = mix64_int(row * _GOLDEN + key) >> 32
+    c = mix64_int(col * _MIX1 + (~key & _MASK64)) >> 32
+    h = ((r ^ c) * _ELEMENT_MULTIPLIER) & _MASK32
+    return _signed(h, 32) >> (32 - _UNIFORM_BITS)
+
+
+class _ScaleByMask(torch.autograd.Function):
+    """``h * keep * scale`` saving only the boolean mask for the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, keep: Tensor, scale: float) -> Tensor:
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return h.mul(keep).mul_(scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (keep,) = ctx.saved_tensors
+        return grad.mul(keep).mul_(ctx.scale), None, None
 
 
 def keyed_dropout(h: Tensor, p: float, key: int, row_ids: Tensor, col_ids: Tensor) -> Tensor:
@@ -76,4 +121,5 @@ def keyed_dropout(h: Tensor, p: float, key: int, row_ids: Tensor, col_ids: Tenso
         return h
     threshold = -(1 << (_UNIFORM_BITS - 1)) + round(p * (1 << _UNIFORM_BITS))
     keep = keyed_uniform_bits(key, row_ids.to(h.device), col_ids.to(h.device)) >= threshold
-    return h * keep * (1.0 / (1.0 - p))
+    result: Tensor = _ScaleByMask.apply(h, keep, 1.0 / (1.0 - p))
+    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Protocol
 
@@ -27,6 +27,9 @@ from pargnn.graph.synthetic.features import class_features
 STREAM_EDGES = 1
 STREAM_FEATURES = 2
 STREAM_PERMUTE = 3
+
+#: Edge keys ``u * n + v`` must fit in int64: ``n <= floor(sqrt(2^63 - 1))``.
+MAX_NODES = 3_037_000_499
 
 
 def stream(seed: int, which: int) -> np.random.Generator:
@@ -90,7 +93,7 @@ def check_bool(who: str, key: str, value: object) -> None:
 
 def check_common(who: str, p: CommonParams) -> None:
     """The checks every generator shares: sizes, seed, feature noise and split fractions."""
-    check_int(who, "nodes", p.nodes, 1)
+    check_int(who, "nodes", p.nodes, 1, MAX_NODES)
     check_int(who, "features", p.features, 1)
     check_int(who, "seed", p.seed, 0)
     check_real(who, "sigma", p.sigma, 0.0)
@@ -182,6 +185,40 @@ def sorted_unique(keys: np.ndarray) -> np.ndarray:
     first[0] = True
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
     return keys[first]
+
+
+def first_distinct(
+    draw: Callable[[int], np.ndarray], target: int, max_rounds: int = 40
+) -> tuple[np.ndarray, int]:
+    """The first ``target`` distinct keys of a stream of random draws, sorted; and draws made.
+
+    ``draw(m)`` makes ``m`` draws and returns the keys of those that survive (rejection and
+    self-loop removal may drop some). The first round draws ``1.125 * target``; each next one
+    what is still missing divided by the last round's yield of new distinct keys (times 1.1).
+    Keeping the first distinct keys *in draw order* (not any ``target`` of them) makes the result
+    exactly "draw until there are ``target`` distinct edges"; for uniform draws that is a uniform
+    ``target``-subset. Fewer than ``target`` keys come back when ``max_rounds`` did not suffice
+    (the distribution has too few likely keys): the caller says why that is an error.
+    """
+    keys = np.empty(0, dtype=np.int64)
+    order = np.empty(0, dtype=np.int64)  # position of each key's first occurrence
+    drawn = kept = 0
+    batch = target + target // 8 + 64
+    for _ in range(max_rounds):
+        if keys.shape[0] >= target:
+            break
+        new = draw(batch)
+        before = keys.shape[0]
+        keys, idx = np.unique(np.concatenate((keys, new)), return_index=True)
+        order = np.concatenate((order, kept + np.arange(new.shape[0])))[idx]
+        kept += new.shape[0]
+        drawn += batch
+        rate = max(keys.shape[0] - before, 1) / batch  # new distinct keys per draw
+        batch = min(int((target - keys.shape[0]) / rate * 1.1) + 64, 4 * target + 1024)
+    if keys.shape[0] <= target:
+        return keys, drawn
+    cut = np.partition(order, target - 1)[target - 1]
+    return keys[order <= cut], drawn
 
 
 def permute_keys(

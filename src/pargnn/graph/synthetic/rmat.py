@@ -32,9 +32,11 @@ chance level. So the classes are planted: class ``k`` is the ``k``-th of ``class
 equal id ranges (for powers of two: the top-level quadrants of the recursion), and a fraction
 ``homophily`` of the drawn edges has its target moved into the source's class, keeping its relative
 position inside the range (``v -> start[c_u] + (v - start[c_v]) * size[c_u] // size[c_v]``). That
-keeps every out-degree and the R-MAT skew inside each range; the measured edge homophily is
-``homophily`` plus what the remaining edges contribute by chance (``meta["edge_homophily"]``).
-``homophily=0`` is plain R-MAT. Features are class-dependent Gaussians (see ``features``).
+keeps every out-degree and the R-MAT skew inside each range. The measured edge homophily
+(``meta["edge_homophily"]``) comes out within a few points of ``homophily``: the other edges add
+some same-class pairs by chance, while moved edges are a little more often duplicates (e.g. 0.55 at
+0.5 and 0.89 at 0.9 for 8192 vertices and 8 classes). ``homophily=0`` is plain R-MAT.
+Features are class-dependent Gaussians (see ``features``).
 
 Degree
 ------
@@ -65,13 +67,12 @@ from pargnn.graph.synthetic._common import (
     check_real,
     coerce_floats,
     equal_ranges,
-    fail,
+    first_distinct,
     range_labels,
     stream,
 )
 
 _WHO = "rmat"
-_MAX_ROUNDS = 40
 _CHUNK = 1 << 18  # edges per block of the level loop: its arrays stay in cache
 
 
@@ -104,7 +105,10 @@ class RmatParams:
             check_real(_WHO, key, getattr(self, key), 0.0, 1.0)
         total = self.a + self.b + self.c + self.d
         if abs(total - 1.0) > 1e-6:
-            raise fail(_WHO, "a+b+c+d", total, "the quadrant probabilities must sum to 1")
+            raise DatasetError(
+                f"{_WHO}: a+b+c+d={total:.6g} (a={self.a!r}, b={self.b!r}, c={self.c!r}, "
+                f"d={self.d!r}) is invalid: the quadrant probabilities must sum to 1"
+            )
         check_real(_WHO, "noise", self.noise, 0.0, min(self.b, self.c, (self.a + self.d) / 2))
         check_real(_WHO, "homophily", self.homophily, 0.0, 1.0)
         coerce_floats(self)
@@ -229,38 +233,14 @@ def _distinct_edges(
     p: RmatParams, rng: np.random.Generator, starts: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """The first ``p.target_edges`` distinct edge keys in draw order (sorted), and draws made."""
-    target = p.target_edges
     thresholds = level_thresholds(p, rng)
-    keys = np.empty(0, dtype=np.int64)
-    order = np.empty(0, dtype=np.int64)  # draw position of each key's first occurrence
-    drawn = kept = 0
-    batch = target + target // 8 + 64
-    for _ in range(_MAX_ROUNDS):
-        if keys.shape[0] >= target:
-            return _first(keys, order, target), drawn
-        new = _draw(p, rng, batch, thresholds, starts, labels)
-        before = keys.shape[0]
-        keys, idx = np.unique(np.concatenate((keys, new)), return_index=True)
-        order = np.concatenate((order, kept + np.arange(new.shape[0])))[idx]
-        kept += new.shape[0]
-        drawn += batch
-        gained = (keys.shape[0] - before) / batch
-        missing = target - keys.shape[0]
-        batch = min(int(missing / max(gained, 1e-3) * 1.1) + 64, 4 * target + 1024)
-    if keys.shape[0] >= target:
-        return _first(keys, order, target), drawn
-    raise DatasetError(
-        f"{_WHO}: degree={p.degree!r} cannot be reached: {drawn} draws gave only "
-        f"{keys.shape[0]} distinct edges of the {target} needed (the graph saturates with these "
-        f"a, b, c, d); lower degree or raise nodes"
+    keys, drawn = first_distinct(
+        lambda m: _draw(p, rng, m, thresholds, starts, labels), p.target_edges
     )
-
-
-def _first(keys: np.ndarray, order: np.ndarray, target: int) -> np.ndarray:
-    """The ``target`` keys drawn first (``keys`` sorted; ``order``: each key's first draw)."""
-    if keys.shape[0] <= target:
-        return keys
-    if target == 0:
-        return keys[:0]
-    cut = np.partition(order, target - 1)[target - 1]
-    return keys[order <= cut]
+    if keys.shape[0] < p.target_edges:
+        raise DatasetError(
+            f"{_WHO}: degree={p.degree!r} cannot be reached: {drawn} draws gave only "
+            f"{keys.shape[0]} distinct edges of the {p.target_edges} needed (the graph saturates "
+            f"with these a, b, c, d); lower degree or raise nodes"
+        )
+    return keys, drawn

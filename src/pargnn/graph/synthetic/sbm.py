@@ -17,21 +17,26 @@ directed, and pairs counted unordered or ordered to match.
 Sampling without ``n^2`` work
 -----------------------------
 All pairs inside blocks share one probability, so the number of inside edges is one
-``Binomial(pairs inside, p_in)`` draw and, given that number, the edges are uniform pairs inside
-blocks: a block with probability proportional to its pairs, then two distinct vertices of it.
-Likewise across blocks: a source block with probability ``size_b (nodes - size_b)``, a source in
-it and a target uniform among the vertices outside it. This is ``O(blocks + edges)`` whatever the
-number of block pairs. The pairs are drawn *with* replacement and duplicates then dropped, so the
-graph has slightly fewer edges than the binomial count: about a fraction ``p / 2`` of them, which
-is negligible for the sparse graphs this is for (``p_in = 0.004`` loses 0.2%).
+``k_in ~ Binomial(pairs inside, p_in)`` draw and, given ``k_in``, the edges are a uniform
+``k_in``-subset of those pairs. The subset is drawn as uniform pairs *with* replacement -- a block
+with probability proportional to its pairs, then two distinct vertices of it -- keeping the first
+``k_in`` distinct ones (topping up in rounds while duplicates leave it short); the first ``k``
+distinct values of a stream of uniform draws are a uniform ``k``-subset, so the result is exactly
+the SBM, not an approximation. Likewise across blocks: a source block with probability
+``size_b (nodes - size_b)``, a source in it and a target uniform among the vertices outside it.
+All of it is ``O(blocks + edges)`` time and memory whatever the number of block pairs; only
+probabilities close to 1 on big blocks get slow (coupon collecting), and such graphs are not
+sparse anyway.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from pargnn.errors import DatasetError
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic._common import (
     STREAM_EDGES,
@@ -44,12 +49,13 @@ from pargnn.graph.synthetic._common import (
     coerce_floats,
     equal_ranges,
     fail,
+    first_distinct,
     range_labels,
-    sorted_unique,
     stream,
 )
 
 _WHO = "sbm"
+_MAX_ROUNDS = 200  # coupon collecting for p close to 1 needs many (cheap, shrinking) rounds
 _PAIR_KEYS = ("p_in", "p_out", "degree", "homophily")
 
 
@@ -123,7 +129,9 @@ def _check_parameterisation(p: SbmParams) -> None:
         key = "degree" if p.degree is None else "homophily"
     else:
         key = "p_in"
-    raise fail(_WHO, key, None, "missing: give both p_in and p_out, or both degree and homophily")
+    raise DatasetError(
+        f"{_WHO}: {key} is missing: give both p_in and p_out, or both degree and homophily"
+    )
 
 
 def _ratio(edges: float, pairs: int, key: str, value: object) -> float:
@@ -185,14 +193,29 @@ def generate(p: SbmParams) -> Graph:
     inside, across = p.pairs()
     rng = stream(p.seed, STREAM_EDGES)
     n_in, n_out = int(rng.binomial(inside, p_in)), int(rng.binomial(across, p_out))
-    u1, v1 = inside_pairs(rng, n_in, starts)
-    u2, v2 = across_pairs(rng, n_out, starts)
-    u, v = np.concatenate((u1, u2)), np.concatenate((v1, v2))
-    del u1, v1, u2, v2
-    keys = sorted_unique(canonical_keys(u, v, p.nodes, p.directed))
-    del u, v
-    meta = {"generator": _WHO, "p_in": p_in, "p_out": p_out, "edges_drawn": n_in + n_out}
+    k_in, drawn_in = _distinct(p, n_in, lambda m: inside_pairs(rng, m, starts))
+    k_out, drawn_out = _distinct(p, n_out, lambda m: across_pairs(rng, m, starts))
+    keys = np.concatenate((k_in, k_out))  # disjoint sets of pairs
+    del k_in, k_out
+    keys.sort()
+    meta = {"generator": _WHO, "p_in": p_in, "p_out": p_out, "edges_drawn": drawn_in + drawn_out}
     return assemble(canonical_name(_WHO, p), p, keys, range_labels(starts), p.blocks, meta)
+
+
+def _distinct(
+    p: SbmParams, count: int, pairs: Callable[[int], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, int]:
+    """``count`` distinct uniform pairs (as keys) out of the draws of ``pairs``."""
+
+    def draw(m: int) -> np.ndarray:
+        u, v = pairs(m)
+        return canonical_keys(u, v, p.nodes, p.directed)
+
+    keys, drawn = first_distinct(draw, count, max_rounds=_MAX_ROUNDS)
+    if keys.shape[0] < count:  # only for p near 1 on big blocks (coupon collecting)
+        raise fail(_WHO, "p_in", p.p_in, f"{count} distinct pairs were not found in {drawn} "
+                   "draws; use edge probabilities well below 1")
+    return keys, drawn
 
 
 def _pick_blocks(rng: np.random.Generator, m: int, weights: np.ndarray) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""Test accuracy on the public Planetoid splits, mean +- std over seeds.
+
+The settings are Kipf & Welling's (2 layers, hidden 16, dropout 0.5, lr 0.01, weight decay
+5e-4, 200 epochs); the test accuracy of each run is the one at its best validation epoch.
+
+Run (the offline datasets live in ../shared/datasets beside the repository)::
+
+    .venv/bin/python benchmarks/accuracy/run_accuracy.py --data-root ../shared/datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from pargnn import TrainConfig, train
+from pargnn.graph.datasets import load_dataset
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", default=str(HERE.parents[2] / "shared" / "datasets"))
+    parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer"])
+    parser.add_argument("--model", default="gcn")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "gcn.json")
+    args = parser.parse_args()
+
+    report: dict[str, object] = {"settings": vars(args) | {"out": str(args.out)}, "results": {}}
+    for name in args.datasets:
+        graph = load_dataset(name, args.data_root)
+        accuracies, start = [], time.perf_counter()
+        for seed in range(args.seeds):
+            config = TrainConfig(dataset=name, data_root=args.data_root, model=args.model,
+                                 epochs=args.epochs, seed=seed, threads=args.threads, quiet=True)
+            accuracies.append(train(config, graph=graph).test_acc)
+        summary = {
+            "test_acc": accuracies,
+            "mean": statistics.mean(accuracies),
+            "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+            "seconds": time.perf_counter() - start,
+        }
+        report["results"][name] = summary  # type: ignore[index]
+        print(f"{name}: {100 * summary['mean']:.2f} +- {100 * summary['std']:.2f} "
+              f"over {args.seeds} seeds ({summary['seconds']:.1f} s)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
