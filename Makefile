@@ -1,5 +1,6 @@
 # The README's two commands are `make train` and `make test`; .ci/run calls `make test`.
 # Everything installs into .venv with the pins of constraints.txt (torch 2.13.0, CPU build here).
+# The test install includes the pyg extra: the loader tests compare against torch-geometric.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,pyg]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml constraints.txt | $(BIN)/python

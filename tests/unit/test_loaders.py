@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from pargnn.errors import DatasetError
 from pargnn.graph import Graph
@@ -102,7 +103,9 @@ def test_citeseer_counts_and_missing_test_vertices(citeseer: Graph) -> None:
 
 def test_planetoid_matches_pyg(shared_datasets: Path, cora: Graph) -> None:
     """Same edges, features, labels and masks as PyG's reader (when torch-geometric is here)."""
-    pyg_io = pytest.importorskip("torch_geometric.io")
+    pyg_io = pytest.importorskip(
+        "torch_geometric.io", reason="needs the pyg extra (make test installs it)"
+    )
     ref = pyg_io.read_planetoid_data(str(shared_datasets / "planetoid" / "Cora" / "raw"), "cora")
     ei = ref.edge_index.numpy()
     a = cora.adjacency().tocoo()
@@ -230,7 +233,6 @@ def test_edgelist_weighted_with_npy_sidecars(tmp_path: Path) -> None:
 
 # -- PyG ---------------------------------------------------------------------------------------
 def test_from_pyg_duck_typed() -> None:
-    torch = pytest.importorskip("torch")
     data = SimpleNamespace(
         edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]),
         x=torch.rand(3, 5, requires_grad=True),
@@ -258,8 +260,7 @@ def test_from_pyg_numpy_without_masks() -> None:
 
 
 def test_from_pyg_real_data(cora: Graph) -> None:
-    pytest.importorskip("torch_geometric")
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_geometric", reason="needs the pyg extra (make test installs it)")
     from torch_geometric.data import Data
 
     a = cora.adjacency().tocoo()
@@ -311,7 +312,8 @@ def test_data_root_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_synthetic_specs_are_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
-    synthetic = pytest.importorskip("pargnn.graph.synthetic")
+    from pargnn.graph import synthetic
+
     seen: list[str] = []
 
     def fake_from_spec(spec: str) -> Graph:
@@ -338,6 +340,5 @@ def test_relative_path_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_real_synthetic_spec() -> None:
-    pytest.importorskip("pargnn.graph.synthetic")
     g = load_dataset("rmat:nodes=256,degree=4")
     assert g.num_nodes == 256
