@@ -318,3 +318,54 @@ def test_from_pyg_multilabel_refused() -> None:
     data = SimpleNamespace(edge_index=np.array([[0], [1]]), x=np.ones((2, 1)), y=np.ones((2, 3)))
     with pytest.raises(DatasetError, match="multi-label"):
         from_pyg(data)
+
+
+# -- the same files through the command line -----------------------------------------------------
+def _bad_dataset(kind: str, root: Path, cora: Path) -> tuple[Path, str]:
+    """A dataset path of the given kind of badness, and a phrase its error must contain."""
+    if kind == "truncated-pickle":
+        allx = cora / "ind.cora.allx"
+        allx.write_bytes(allx.read_bytes()[:100])
+        return cora, "truncated or corrupt"
+    if kind == "forbidden-class":
+        (cora / "ind.cora.graph").write_bytes(
+            pickle.dumps({0: _RunsShell(f"touch {root / 'ran'}")}, protocol=2))
+        return cora, "refusing"
+    if kind == "csv-non-numeric":
+        return _karateclub(root / "kc", "id_1,id_2\n0,1\n", "node_id,feature_id,value\n0,0,x\n",
+                           "id,target\n0,0\n1,1\n"), "features.csv"
+    arrays: dict[str, dict[str, object]] = {
+        "edge-out-of-range": {"indices": np.array([1, 7])},
+        "nan-features": {"features": np.full((3, 2), np.nan, np.float32)},
+        "label-out-of-range": {"labels": np.array([0, 9, 1]), "num_classes": 2},
+        "empty-graph": {"indptr": np.array([0]), "indices": np.array([], np.int64),
+                        "features": np.zeros((0, 2), np.float32),
+                        "labels": np.array([], np.int64)},
+    }
+    phrases = {"edge-out-of-range": "edge index 7 is out of range", "nan-features": "NaN",
+               "label-out-of-range": "label 9 is out of range", "empty-graph": "empty"}
+    return _npz(root / f"{kind}.npz", **arrays[kind]), phrases[kind]
+
+
+@pytest.mark.parametrize("kind", [
+    "truncated-pickle", "forbidden-class", "csv-non-numeric", "edge-out-of-range",
+    "nan-features", "label-out-of-range", "empty-graph",
+])
+def test_cli_refuses_bad_data_cleanly(kind: str, cora_copy: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from pargnn.cli import EXIT_USER_ERROR, main
+
+    data_dir = tmp_path / "bad"
+    data_dir.mkdir()
+    path, phrase = _bad_dataset(kind, data_dir, cora_copy)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = main(["train", "--dataset", str(path), "--epochs", "2", "--out",
+                 str(out_dir / "run.json")])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert code == EXIT_USER_ERROR
+    assert phrase in text and "pargnn: error:" in text
+    assert "Traceback" not in text
+    assert list(out_dir.iterdir()) == [], "an output file was left behind"
+    assert not (data_dir / "ran").exists()
