@@ -27,7 +27,8 @@ class TrainConfig:
     dataset: str = _option(
         DEFAULT_SPEC,
         "a named dataset (see `pargnn datasets`), a path to a dataset file or folder, or a "
-        "synthetic spec such as rmat:nodes=100000,degree=10 (default: a built-in synthetic graph)",
+        "synthetic spec such as rmat:nodes=100000,degree=10; the default is a built-in "
+        "synthetic graph",
     )
     data_root: str | None = _option(
         None, "folder holding the named datasets (default: $PARGNN_DATA or the user cache dir)"
@@ -40,7 +41,7 @@ class TrainConfig:
     lr: float = _option(0.01, "Adam learning rate")
     weight_decay: float = _option(5e-4, "Adam weight decay (L2) on every parameter")
     epochs: int = _option(200, "training epochs")
-    seed: int = _option(0, "seeds the weights, the dropout masks and any random split")
+    seed: int = _option(0, "seeds the initial weights and the dropout masks")
     feature_norm: str = _option(
         "auto",
         "row-normalise features: auto (when all are non-negative, e.g. bag-of-words), row, none",
