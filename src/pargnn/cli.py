@@ -33,14 +33,18 @@ def _scalar_type(annotation: Any) -> Any:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One option per :class:`TrainConfig` field, named after it (``weight_decay`` ->
-    ``--weight-decay``)."""
+    ``--weight-decay``; a switch that defaults to on, ``bias``, -> ``--no-bias``)."""
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = _scalar_type(hints[f.name])
         help_text = f.metadata["help"]
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=f.default, help=help_text)
+            if f.default:  # a default-on switch is turned off with --no-NAME
+                flag = "--no-" + f.name.replace("_", "-")
+            action = "store_false" if f.default else "store_true"
+            parser.add_argument(flag, dest=f.name, action=action, default=f.default,
+                                help=help_text)
             continue
         default_text = "" if f.default is None else f" [default: {f.default}]"
         parser.add_argument(

@@ -101,3 +101,12 @@ def test_console_entry_point_runs_as_a_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "test accuracy" in done.stdout
+
+
+def test_no_bias_switch_reaches_the_model(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run.json"
+    code, _ = run(capsys, "train", "--dataset", SMALL, "--epochs", "1", "--quiet", "--no-bias",
+                  "--out", str(out))
+    assert code == 0
+    assert json.loads(out.read_text())["config"]["bias"] is False

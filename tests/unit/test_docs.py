@@ -13,5 +13,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def test_every_train_option_is_in_the_cli_reference() -> None:
     text = (DOCS / "cli.md").read_text()
     for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
+        prefix = "--no-" if field.default is True else "--"
+        flag = prefix + field.name.replace("_", "-")
         assert f"| `{flag}` |" in text, f"{flag} is missing from docs/cli.md"

@@ -77,3 +77,9 @@ def test_spmm_work_counts_the_products_an_epoch_does() -> None:
     narrow_input = GCN(4, 16, 7, layers=2).spmm_work()
     assert [(w.direction, w.width) for w in narrow_input] == [
         ("forward", 4), ("forward", 7), ("backward", 7)]
+
+
+def test_no_bias_model_has_only_weights() -> None:
+    model = GCN(10, 8, 6, layers=3, bias=False)
+    assert [name for name, _ in model.named_parameters()] == [
+        "convs.0.weight", "convs.1.weight", "convs.2.weight"]

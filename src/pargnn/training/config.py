@@ -37,6 +37,7 @@ class TrainConfig:
     layers: int = _option(2, "number of graph layers")
     hidden: int = _option(16, "width of each hidden layer")
     dropout: float = _option(0.5, "dropout probability on each layer's input")
+    bias: bool = _option(True, "learnable bias in every layer (--no-bias: none)")
     activation: str = _option("relu", "activation between layers", choices=tuple(ACTIVATIONS))
     lr: float = _option(0.01, "Adam learning rate")
     weight_decay: float = _option(5e-4, "Adam weight decay (L2) on every parameter")

@@ -66,6 +66,7 @@ def build_model(config: TrainConfig, graph: Graph) -> GCN:
         num_classes=graph.num_classes,
         layers=config.layers,
         dropout=config.dropout,
+        bias=config.bias,
         activation=config.activation,
         seed=config.seed,
     )
