@@ -16,8 +16,6 @@ to pin the tensor version to its definition on every device.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
@@ -93,21 +91,6 @@ def reference_uniform_bits(key: int, row: int, col: int) -> int:
     return _signed(h, 32) >> (32 - _UNIFORM_BITS)
 
 
-class _ScaleByMask(torch.autograd.Function):
-    """``h * keep * scale`` saving only the boolean mask for the backward pass."""
-
-    @staticmethod
-    def forward(ctx: Any, h: Tensor, keep: Tensor, scale: float) -> Tensor:
-        ctx.save_for_backward(keep)
-        ctx.scale = scale
-        return h.mul(keep).mul_(scale)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        (keep,) = ctx.saved_tensors
-        return grad.mul(keep).mul_(ctx.scale), None, None
-
-
 def keyed_dropout(h: Tensor, p: float, key: int, row_ids: Tensor, col_ids: Tensor) -> Tensor:
     """Inverted dropout of ``h`` with a mask that is a function of (key, global ids).
 
@@ -121,5 +104,5 @@ def keyed_dropout(h: Tensor, p: float, key: int, row_ids: Tensor, col_ids: Tenso
         return h
     threshold = -(1 << (_UNIFORM_BITS - 1)) + round(p * (1 << _UNIFORM_BITS))
     keep = keyed_uniform_bits(key, row_ids.to(h.device), col_ids.to(h.device)) >= threshold
-    result: Tensor = _ScaleByMask.apply(h, keep, 1.0 / (1.0 - p))
-    return result
+    # one pass builds the scaled mask; autograd then reuses it for the backward product
+    return h * keep.to(h.dtype).mul_(1.0 / (1.0 - p))
