@@ -97,7 +97,8 @@ class GCN(nn.Module):
         last = len(self.convs) - 1
         for index, conv in enumerate(self.layers()):
             if self.training and self.dropout > 0:
-                h = algorithm.dropout(h, self.dropout, dropout_key(self.seed, epoch, index))
+                key = dropout_key(self.seed, epoch, index)
+                h = algorithm.dropout(h, self.dropout, key, conv.in_features)
             h = conv(algorithm, h)
             if index < last:
                 h = self.activation(h)

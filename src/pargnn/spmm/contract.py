@@ -75,8 +75,9 @@ class Algorithm(Protocol):
         """``h + bias`` for a full ``(f,)`` bias."""
         ...
 
-    def dropout(self, h: Tensor, p: float, key: int) -> Tensor:
-        """Dropout with a mask that depends only on ``key`` and global (vertex, feature) ids."""
+    def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
+        """Dropout with a mask that depends only on ``key`` and global (vertex, feature) ids;
+        ``width`` is the global number of columns of the matrix ``h`` is a block of."""
         ...
 
     def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:

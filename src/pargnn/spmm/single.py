@@ -41,8 +41,8 @@ class SingleProcess:
     def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
         return h + bias
 
-    def dropout(self, h: Tensor, p: float, key: int) -> Tensor:
-        columns = torch.arange(h.shape[1], device=h.device)
+    def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
+        columns = torch.arange(width, device=h.device)
         return keyed_dropout(h, p, key, self._data.row_ids, columns)
 
     def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:

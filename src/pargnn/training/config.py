@@ -48,6 +48,19 @@ class TrainConfig:
         "row-normalise features: auto (when all are non-negative, e.g. bag-of-words), row, none",
         choices=("auto", "row", "none"),
     )
+    nprocs: int = _option(1, "processes to train on (1: the single-process path)")
+    algo: str = _option(
+        "1d", "distributed algorithm for --nprocs > 1", choices=("1d", "1.5d", "2d", "3d")
+    )
+    grid: str | None = _option(
+        None, "process grid RxC (2d) or RxCxL (3d); default: the most balanced for --nprocs"
+    )
+    replication: int | None = _option(
+        None, "replication factor c of --algo 1.5d (c divides P, c^2 <= P; default: largest)"
+    )
+    permute: bool = _option(
+        False, "randomly permute the vertices before cutting blocks (balances power-law graphs)"
+    )
     threads: int | None = _option(None, "CPU threads per process (default: torch's choice)")
     device: str = _option(
         "auto", "where to train: auto takes CUDA when present", choices=("auto", "cpu", "cuda")
@@ -67,6 +80,7 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.nprocs >= 1, f"--nprocs must be >= 1, got {self.nprocs}"),
             (self.threads is None or self.threads >= 1,
              f"--threads must be >= 1, got {self.threads}"),
         )

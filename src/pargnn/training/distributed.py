@@ -1,0 +1,114 @@
+"""Setting up one rank of a distributed run: its blocks of the graph and its algorithm.
+
+Every rank builds the same graph (from the same file or seeded spec), normalises it, applies
+the optional vertex permutation, cuts out exactly its own blocks of ``A``, ``A^T``, features,
+labels and masks, and lets go of the rest: after setup no rank holds a full copy of the
+features. Global vertex ids (before any permutation) travel with the rows, so dropout masks,
+and therefore the whole trajectory, are those of a single process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from pargnn.dist.comm import Communicator
+from pargnn.dist.grid import GridSpec, ProcessGrid
+from pargnn.graph.graph import Graph
+from pargnn.graph.normalize import normalize_adjacency
+from pargnn.nn.models import MODELS
+from pargnn.spmm.contract import LocalData
+from pargnn.spmm.grid import GridAlgorithm, GridPlace, build_operator, global_split_counts
+from pargnn.spmm.layout import GridLayout
+from pargnn.training.config import TrainConfig
+from pargnn.training.setup import DTYPES, prepared_features
+
+
+@dataclass(frozen=True)
+class PreparedGraph:
+    """The normalised operator in both orientations and the vertex data, in run order.
+
+    ``original_ids[v]`` is the id (in the input graph) of the vertex at position ``v``.
+    """
+
+    at: sp.csr_array
+    a: sp.csr_array
+    features: np.ndarray
+    labels: np.ndarray
+    train_mask: np.ndarray
+    val_mask: np.ndarray
+    test_mask: np.ndarray
+    original_ids: np.ndarray
+    num_classes: int
+
+
+def vertex_permutation(n: int, seed: int) -> np.ndarray:
+    """The ``--permute`` order: position ``v`` holds original vertex ``perm[v]``."""
+    return np.random.default_rng([seed, 0x5EED]).permutation(n)
+
+
+def prepare_graph(graph: Graph, config: TrainConfig) -> PreparedGraph:
+    adjacency = normalize_adjacency(graph.adjacency(), MODELS[config.model].normalization)
+    features = prepared_features(graph, config.feature_norm)
+    order = (vertex_permutation(graph.num_nodes, config.seed) if config.permute
+             else np.arange(graph.num_nodes))
+    if config.permute:
+        adjacency = sp.csr_array(adjacency[order][:, order])
+        adjacency.sort_indices()
+    at = sp.csr_array(adjacency.T)
+    at.sort_indices()
+    return PreparedGraph(
+        at=at, a=adjacency, features=features[order], labels=graph.labels[order],
+        train_mask=graph.train_mask[order], val_mask=graph.val_mask[order],
+        test_mask=graph.test_mask[order], original_ids=order, num_classes=graph.num_classes,
+    )
+
+
+def grid_local_data(prepared: PreparedGraph, place: GridPlace) -> LocalData:
+    lo, hi = place.rows
+    c_lo, c_hi = place.cols(prepared.features.shape[1])
+    device = place.device
+
+    def rows(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a[lo:hi])).to(device)
+
+    features = np.ascontiguousarray(prepared.features[lo:hi, c_lo:c_hi])
+    return LocalData(
+        features=torch.from_numpy(features).to(device=device, dtype=place.dtype),
+        labels=rows(prepared.labels),
+        train_mask=rows(prepared.train_mask),
+        val_mask=rows(prepared.val_mask),
+        test_mask=rows(prepared.test_mask),
+        row_ids=rows(prepared.original_ids).to(torch.int64),
+        feature_ids=torch.arange(c_lo, c_hi, device=device),
+    )
+
+
+def build_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Communicator,
+                    device: torch.device) -> GridAlgorithm:
+    """This rank's algorithm for ``spec``."""
+    if spec.algorithm in ("1d", "2d", "3d"):
+        return build_grid_algorithm(graph, config, spec, comm, device)
+    raise NotImplementedError(f"--algo {spec.algorithm} is not implemented yet")
+
+
+def build_grid_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec,
+                         comm: Communicator, device: torch.device) -> GridAlgorithm:
+    """This rank's :class:`GridAlgorithm` for a 1D, 2D or 3D grid."""
+    prepared = prepare_graph(graph, config)
+    grid = ProcessGrid(spec, device.type)
+    rows, cols, layers = spec.shape
+    layout = GridLayout(graph.num_nodes, rows, cols, layers)
+    place = GridPlace(grid, comm, layout, device, DTYPES[config.dtype])
+    counts = global_split_counts(prepared.train_mask, prepared.val_mask, prepared.test_mask)
+    return GridAlgorithm(
+        place,
+        at=build_operator(prepared.at, place),
+        a=build_operator(prepared.a, place),
+        data=grid_local_data(prepared, place),
+        num_classes=prepared.num_classes,
+        global_counts=counts,
+    )
