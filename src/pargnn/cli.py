@@ -76,12 +76,16 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from pargnn.training.loop import train
-    from pargnn.training.report import ConsoleReport
+    from pargnn.training.report import ConsoleReport, summary_table
 
     config = _config_from(args)
     observer = None if config.quiet else ConsoleReport()
     result = train(config, observer=observer)
-    if config.quiet:
+    if result.rank != 0:
+        return 0
+    if not config.quiet:
+        Console(stderr=True).print(summary_table(result))
+    else:
         print(f"test accuracy {result.test_acc:.4f} (best val {result.val_acc:.4f} "
               f"at epoch {result.best_epoch})")
     return 0

@@ -49,6 +49,14 @@ class Counts:
         return self.correct / self.total if self.total else float("nan")
 
 
+def split_of(data: LocalData, mask: Tensor) -> str:
+    """Which of ``data``'s own split masks ``mask`` is (``train``, ``val`` or ``test``)."""
+    for name in ("train", "val", "test"):
+        if mask is getattr(data, f"{name}_mask"):
+            return name
+    raise ValueError("expected one of the algorithm's own split masks (algorithm.data.*_mask)")
+
+
 class Algorithm(Protocol):
     """What a layer may ask of the algorithm that runs it.
 

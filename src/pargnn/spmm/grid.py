@@ -37,7 +37,7 @@ from pargnn.dist.comm import Communicator
 from pargnn.dist.grid import ProcessGrid
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.blocks import SparseBlock, block_nnz, index_dtype_for, sub_block
-from pargnn.spmm.contract import Counts, LocalData
+from pargnn.spmm.contract import Counts, LocalData, split_of
 from pargnn.spmm.layout import GridLayout
 
 
@@ -60,12 +60,12 @@ class GridPlace:
         return self.grid.coord("col")
 
     @property
-    def l(self) -> int:  # noqa: E743 - the grid's layer coordinate
+    def layer(self) -> int:
         return self.grid.coord("layer")
 
     @property
     def rows(self) -> tuple[int, int]:
-        return self.layout.block(self.i, self.l)
+        return self.layout.block(self.i, self.layer)
 
     def cols(self, width: int) -> tuple[int, int]:
         return self.layout.features(width, self.j)
@@ -85,11 +85,11 @@ class Operator:
 
 
 def build_operator(matrix: sp.csr_array, place: GridPlace) -> Operator:
-    lay, i, j, l = place.layout, place.i, place.j, place.l
+    lay, i, j, layer = place.layout, place.i, place.j, place.layer
     rows = lay.grid_row(i)
     nnz, owned = [], {}
     for s in range(lay.rows):
-        cols = lay.block(s, l)
+        cols = lay.block(s, layer)
         nnz.append(block_nnz(matrix, rows, cols))
         if s % lay.cols == j:
             owned[s] = SparseBlock.from_scipy(sub_block(matrix, rows, cols), place.dtype,
@@ -100,13 +100,13 @@ def build_operator(matrix: sp.csr_array, place: GridPlace) -> Operator:
 def summa_spmm(place: GridPlace, op: Operator, x: Tensor) -> Tensor:
     """``S X`` for ``X`` in the grid layout; the result is in the grid layout too."""
     lay, grid, comm = place.layout, place.grid, place.comm
-    i, l = place.i, place.l
+    i, layer = place.i, place.layer
     v_lo, v_hi = lay.grid_row(i)
     width = x.shape[1]
     out = torch.zeros(v_hi - v_lo, width, dtype=x.dtype, device=x.device)
     for s in range(lay.rows):
         block = _sparse_stage(place, op, s)
-        xs = x if s == i else x.new_empty(lay.block_size(s, l), width)
+        xs = x if s == i else x.new_empty(lay.block_size(s, layer), width)
         comm.broadcast(xs, grid.global_rank(row=s), grid.group("row"), lay.rows)
         if block.nnz and width:
             out += torch.sparse.mm(block.tensor(), xs)
@@ -120,7 +120,7 @@ def _sparse_stage(place: GridPlace, op: Operator, s: int) -> SparseBlock:
         block = op.owned[s]
     else:
         v_lo, v_hi = lay.grid_row(place.i)
-        block = SparseBlock.empty_like_shape(v_hi - v_lo, lay.block_size(s, place.l), op.nnz[s],
+        block = SparseBlock.empty_like_shape(v_hi - v_lo, lay.block_size(s, place.layer), op.nnz[s],
                                              op.index_dtype, place.dtype, place.device)
     source = grid.global_rank(col=owner)
     place.comm.broadcast(block.indices, source, grid.group("col"), lay.cols)
@@ -141,7 +141,7 @@ def _reduce_layers(place: GridPlace, partial: Tensor) -> Tensor:
         stacked[k * pad: k * pad + hi - lo] = partial[lo - base: hi - base]
     mine = partial.new_empty(pad, width)
     place.comm.reduce_scatter(mine, stacked, place.grid.group("layer"), lay.layers)
-    return mine[: lay.block_size(place.i, place.l)]
+    return mine[: lay.block_size(place.i, place.layer)]
 
 
 class _Aggregate(torch.autograd.Function):
@@ -286,6 +286,10 @@ class GridAlgorithm:
         columns = torch.arange(lo, hi, device=h.device)
         return keyed_dropout(h, p, key, self._data.row_ids, columns)
 
+    def at_blocks(self) -> list[SparseBlock]:
+        """The blocks of ``A^T`` this process stores."""
+        return list(self.at.owned.values())
+
     def class_columns(self, width: int) -> tuple[int, int]:
         """The global column range of a ``width``-wide matrix that this process holds."""
         return self.place.cols(width)
@@ -293,7 +297,7 @@ class GridAlgorithm:
     def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:
         with self.place.comm.log.phase("loss"):
             full: Tensor = _GatherClasses.apply(logits, self.place, self.num_classes)
-            total = self.global_counts[_split_name(self._data, mask)]
+            total = self.global_counts[split_of(self._data, mask)]
             local = F.cross_entropy(full[mask], self._data.labels[mask], reduction="sum") / total
             value = local.detach().reshape(1).clone()
             self.place.comm.all_reduce(value, None, self.place.grid.spec.size)
@@ -307,13 +311,6 @@ class GridAlgorithm:
             self.place.comm.all_reduce(counts, None, self.place.grid.spec.size)
         correct_all, total_all = (int(c) // self.replicas for c in counts.tolist())
         return Counts(correct=correct_all, total=total_all)
-
-
-def _split_name(data: LocalData, mask: Tensor) -> str:
-    for name in ("train", "val", "test"):
-        if mask is getattr(data, f"{name}_mask"):
-            return name
-    raise ValueError("cross_entropy expects one of the algorithm's own split masks")
 
 
 def global_split_counts(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict[str, int]:

@@ -36,14 +36,14 @@ class GridLayout:
     def vertex_offsets(self) -> np.ndarray:
         return balanced_offsets(self.n, self.rows * self.layers)
 
-    def block(self, i: int, l: int) -> tuple[int, int]:
+    def block(self, i: int, layer: int) -> tuple[int, int]:
         """Global vertex range ``B[i, l]``."""
         off = self.vertex_offsets
-        b = i * self.layers + l
+        b = i * self.layers + layer
         return int(off[b]), int(off[b + 1])
 
-    def block_size(self, i: int, l: int) -> int:
-        lo, hi = self.block(i, l)
+    def block_size(self, i: int, layer: int) -> int:
+        lo, hi = self.block(i, layer)
         return hi - lo
 
     def max_block(self) -> int:

@@ -23,6 +23,7 @@ from pargnn.nn.models import MODELS
 from pargnn.spmm.contract import LocalData
 from pargnn.spmm.grid import GridAlgorithm, GridPlace, build_operator, global_split_counts
 from pargnn.spmm.layout import GridLayout
+from pargnn.spmm.one_five_d import OneFiveD, ReplicatedPlace, build_stage_blocks
 from pargnn.training.config import TrainConfig
 from pargnn.training.setup import DTYPES, prepared_features
 
@@ -67,7 +68,7 @@ def prepare_graph(graph: Graph, config: TrainConfig) -> PreparedGraph:
     )
 
 
-def grid_local_data(prepared: PreparedGraph, place: GridPlace) -> LocalData:
+def grid_local_data(prepared: PreparedGraph, place: GridPlace | ReplicatedPlace) -> LocalData:
     lo, hi = place.rows
     c_lo, c_hi = place.cols(prepared.features.shape[1])
     device = place.device
@@ -88,11 +89,11 @@ def grid_local_data(prepared: PreparedGraph, place: GridPlace) -> LocalData:
 
 
 def build_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Communicator,
-                    device: torch.device) -> GridAlgorithm:
+                    device: torch.device) -> GridAlgorithm | OneFiveD:
     """This rank's algorithm for ``spec``."""
-    if spec.algorithm in ("1d", "2d", "3d"):
-        return build_grid_algorithm(graph, config, spec, comm, device)
-    raise NotImplementedError(f"--algo {spec.algorithm} is not implemented yet")
+    if spec.algorithm == "1.5d":
+        return build_one_five_d(graph, config, spec, comm, device)
+    return build_grid_algorithm(graph, config, spec, comm, device)
 
 
 def build_grid_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec,
@@ -108,6 +109,23 @@ def build_grid_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec,
         place,
         at=build_operator(prepared.at, place),
         a=build_operator(prepared.a, place),
+        data=grid_local_data(prepared, place),
+        num_classes=prepared.num_classes,
+        global_counts=counts,
+    )
+
+
+def build_one_five_d(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Communicator,
+                     device: torch.device) -> OneFiveD:
+    """This rank's :class:`OneFiveD` algorithm."""
+    prepared = prepare_graph(graph, config)
+    grid = ProcessGrid(spec, device.type)
+    place = ReplicatedPlace(grid, comm, graph.num_nodes, device, DTYPES[config.dtype])
+    counts = global_split_counts(prepared.train_mask, prepared.val_mask, prepared.test_mask)
+    return OneFiveD(
+        place,
+        at=build_stage_blocks(prepared.at, place),
+        a=build_stage_blocks(prepared.a, place),
         data=grid_local_data(prepared, place),
         num_classes=prepared.num_classes,
         global_counts=counts,

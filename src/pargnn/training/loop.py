@@ -19,6 +19,8 @@ from typing import Protocol
 
 import torch
 
+from pargnn.dist.comm import CommLog
+from pargnn.dist.launch import under_torchrun
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.graph import Graph
 from pargnn.nn.models import GCN
@@ -70,16 +72,30 @@ def run_epochs(
     config: TrainConfig,
     result: TrainResult,
     observer: TrainObserver | None = None,
+    log: CommLog | None = None,
+    comm_seconds: list[float] | None = None,
 ) -> None:
-    """Train for ``config.epochs`` epochs, filling ``result`` as it goes."""
+    """Train for ``config.epochs`` epochs, filling ``result`` as it goes.
+
+    With a communication ``log``, the training step runs in its phase ``train`` and the
+    evaluation in ``evaluation``; ``comm_seconds`` then receives each epoch's seconds spent in
+    the training step's collectives.
+    """
+    log = log or CommLog()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
     for epoch in range(config.epochs):
+        before = log.total("train").seconds
         start = time.perf_counter()
-        loss = train_epoch(model, algorithm, optimizer, epoch)
+        with log.phase("train"):
+            loss = train_epoch(model, algorithm, optimizer, epoch)
         seconds = time.perf_counter() - start
-        train_acc, val_acc, test_acc = evaluate(model, algorithm)
-        record = EpochRecord(epoch, loss, train_acc, val_acc, test_acc, seconds)
+        communicated = log.total("train").seconds - before
+        if comm_seconds is not None:
+            comm_seconds.append(communicated)
+        with log.phase("evaluation"):
+            train_acc, val_acc, test_acc = evaluate(model, algorithm)
+        record = EpochRecord(epoch, loss, train_acc, val_acc, test_acc, seconds, communicated)
         result.epochs.append(record)
         if result.best_epoch < 0 or val_acc > result.val_acc:
             result.best_epoch, result.val_acc, result.test_acc = epoch, val_acc, test_acc
@@ -94,15 +110,23 @@ def train(
 ) -> TrainResult:
     """Train a model as ``config`` says and return the result (also written to ``config.out``).
 
+    With ``config.nprocs > 1`` the run spawns that many processes on this machine; started by
+    ``torchrun`` it joins torchrun's process group (the full result is then on rank 0).
+
     Args:
         config: the run's settings; defaults to :class:`TrainConfig()`.
         graph: train on this graph instead of loading ``config.dataset``.
-        observer: receives progress (the CLI's progress bar).
+        observer: receives progress on a single-process run (the CLI's progress bar; a
+            distributed run draws it from rank 0 unless ``config.quiet``).
     """
     config = config or TrainConfig()
     config.validate()
     if config.out:
         check_writable(config.out)
+    if config.nprocs > 1 or under_torchrun():
+        from pargnn.training.worker import train_distributed
+
+        return train_distributed(config)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -58,7 +60,6 @@ class ConsoleReport:
     def end(self, result: TrainResult) -> None:
         if self._progress is not None:
             self._progress.stop()
-        self.console.print(summary_table(result))
 
 
 def summary_table(result: TrainResult) -> Table:
@@ -77,6 +78,19 @@ def summary_table(result: TrainResult) -> Table:
         ("peak memory (RSS)", f"{result.peak_rss_bytes / 2**20:,.0f} MiB"),
         ("device", result.device),
     ]
+    if result.comm:
+        per_rank = cast(list[int], result.comm["bytes_per_epoch_per_rank"])
+        messages = cast(list[int], result.comm["messages_per_epoch_per_rank"])
+        rows[1:1] = [("processes", f"{len(per_rank)} ({c.algo}"
+                      + (f", grid {c.grid}" if c.grid else "")
+                      + (f", c={c.replication}" if c.replication else "") + ")")]
+        rows += [
+            ("comm per epoch (max rank)",
+             f"{max(per_rank) / 2**20:,.2f} MiB in {max(messages)} messages"),
+            ("comm time per epoch", f"{result.mean_epoch_comm_seconds * 1e3:.2f} ms"),
+            ("peak memory per rank", ", ".join(f"{b / 2**20:,.0f}"
+                                               for b in result.peak_rss_bytes_per_rank) + " MiB"),
+        ]
     for key, value in rows:
         table.add_row(key, value)
     return table

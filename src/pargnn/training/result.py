@@ -21,6 +21,12 @@ class EpochRecord:
     val_acc: float
     test_acc: float
     seconds: float
+    comm_seconds: float = 0.0
+    compute_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.compute_seconds is None:
+            object.__setattr__(self, "compute_seconds", self.seconds - self.comm_seconds)
 
 
 @dataclass
@@ -35,12 +41,20 @@ class TrainResult:
     val_acc: float = float("nan")
     test_acc: float = float("nan")
     peak_rss_bytes: int = 0
+    peak_rss_bytes_per_rank: list[int] = field(default_factory=list)
     estimate: dict[str, object] = field(default_factory=dict)
+    comm: dict[str, object] = field(default_factory=dict)
+    rank: int = 0
 
     @property
     def mean_epoch_seconds(self) -> float:
         timed = self.epochs[1:] or self.epochs  # the first epoch pays for warm-up
         return sum(e.seconds for e in timed) / max(len(timed), 1)
+
+    @property
+    def mean_epoch_comm_seconds(self) -> float:
+        timed = self.epochs[1:] or self.epochs
+        return sum(e.comm_seconds for e in timed) / max(len(timed), 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +69,11 @@ class TrainResult:
                 "test_acc": self.test_acc,
                 "mean_epoch_seconds": self.mean_epoch_seconds,
             },
-            "memory": {"peak_rss_bytes": self.peak_rss_bytes},
+            "memory": {
+                "peak_rss_bytes": self.peak_rss_bytes,
+                "peak_rss_bytes_per_rank": self.peak_rss_bytes_per_rank or [self.peak_rss_bytes],
+            },
+            "comm": self.comm,
         }
 
 
