@@ -1,0 +1,1 @@
+"""Cost models: the exact per-rank communication model (and, later, the calibrated planner)."""

@@ -1,0 +1,263 @@
+"""The exact communication model: what each rank's collectives move in one epoch.
+
+This is not CAGNET's asymptotic table (``docs/algorithms.md`` prints that beside it) but the
+count of what pargnn's code sends, call by call, in the counting convention of
+:mod:`pargnn.dist.comm`: padding to equal block sizes, the index words of sparse blocks, the
+scalar all-reduces of the loss, everything. The tests hold :class:`CommLog` totals equal to
+these predictions to the byte, for every algorithm and grid they run.
+
+Inputs are the grid, the sizes of the layout, the non-zero counts of the sparse blocks the
+algorithm stores or receives (:class:`BlockCounts`), and the model's layers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from pargnn.dist.grid import GridSpec
+from pargnn.spmm.blocks import block_nnz
+from pargnn.spmm.layout import GridLayout, balanced_offsets
+
+INDEX_BYTES = {True: 4, False: 8}  # int32 where it fits
+COUNT_BYTES = 16  # two int64: correct and total
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """What the communication of one layer depends on."""
+
+    in_features: int
+    out_features: int
+    transforms_first: bool
+    bias: bool
+    input_needs_grad: bool
+
+
+@dataclass
+class Traffic:
+    """Predicted calls and bytes of one rank, per phase."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    bytes: Counter[str] = field(default_factory=Counter)
+
+    def add(self, phase: str, nbytes: int) -> None:
+        if nbytes > 0:
+            self.calls[phase] += 1
+            self.bytes[phase] += nbytes
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes.values())
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass(frozen=True)
+class BlockCounts:
+    """Non-zeros of the blocks ``S[rows, B_s]`` of ``A^T`` (forward) and ``A`` (backward)."""
+
+    forward: tuple[int, ...]
+    backward: tuple[int, ...]
+
+
+def count_blocks(at: sp.csr_array, a: sp.csr_array, rows: tuple[int, int],
+                 blocks: list[tuple[int, int]]) -> BlockCounts:
+    return BlockCounts(tuple(block_nnz(at, rows, b) for b in blocks),
+                       tuple(block_nnz(a, rows, b) for b in blocks))
+
+
+def layer_shapes(convs: list[tuple[int, int, bool, bool]]) -> list[LayerShape]:
+    """From ``(in, out, transforms_first, bias)`` per layer; the first layer's input (the
+    features) needs no gradient."""
+    return [LayerShape(i, o, t, b, k > 0) for k, (i, o, t, b) in enumerate(convs)]
+
+
+# -- 1D, 2D, 3D ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridRank:
+    """One rank of a ``Pr x Pc x Pl`` grid and the sizes its collectives depend on."""
+
+    layout: GridLayout
+    i: int
+    j: int
+    layer: int
+    counts: BlockCounts
+    value_bytes: int
+    index_bytes: int
+
+
+def grid_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, rank: int,
+              value_bytes: int) -> GridRank:
+    rows, cols, layers = spec.shape
+    layout = GridLayout(n, rows, cols, layers)
+    i, rest = divmod(rank, cols * layers)
+    j, layer = divmod(rest, layers)
+    blocks = [layout.block(s, layer) for s in range(rows)]
+    counts = count_blocks(at, a, layout.grid_row(i), blocks)
+    index_bytes = INDEX_BYTES[max(n, at.nnz) < 2**31]
+    return GridRank(layout, i, j, layer, counts, value_bytes, index_bytes)
+
+
+def _cols(r: GridRank, width: int) -> int:
+    lo, hi = r.layout.features(width, r.j)
+    return hi - lo
+
+
+def grid_spmm(t: Traffic, r: GridRank, width: int, nnz: tuple[int, ...], phase: str) -> None:
+    lay = r.layout
+    v_lo, v_hi = lay.grid_row(r.i)
+    w = _cols(r, width)
+    for s in range(lay.rows):
+        if lay.cols > 1:
+            t.add(phase, (v_hi - v_lo + 1 + nnz[s]) * r.index_bytes)
+            t.add(phase, nnz[s] * r.value_bytes)
+        if lay.rows > 1:
+            t.add(phase, lay.block_size(s, r.layer) * w * r.value_bytes)
+    if lay.layers > 1:
+        t.add(phase, (lay.layers - 1) * lay.max_block() * w * r.value_bytes)
+
+
+def grid_transform(t: Traffic, r: GridRank, shape: LayerShape, backward: bool,
+                   world: int) -> None:
+    lay = r.layout
+    rows = lay.block_size(r.i, r.layer)
+    column_traffic = (lay.cols - 1) * lay.max_features(shape.out_features) * rows * r.value_bytes
+    if lay.cols > 1:
+        t.add("dense_transform", column_traffic)  # reduce-scatter forward, all-gather backward
+    if backward and world > 1:
+        t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
+
+
+def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
+    lay = r.layout
+    if lay.cols > 1:
+        rows = lay.block_size(r.i, r.layer)
+        t.add("loss", (lay.cols - 1) * lay.max_features(classes) * rows * r.value_bytes)
+
+
+def grid_epoch(r: GridRank, layers: list[LayerShape], classes: int, world: int,
+               training: bool) -> Traffic:
+    """One training step (``training``) or one evaluation pass of one rank."""
+    t = Traffic()
+    forward = "forward_aggregation"
+    for shape in layers:  # forward pass
+        width = shape.out_features if shape.transforms_first else shape.in_features
+        if shape.transforms_first:
+            grid_transform(t, r, shape, False, world)
+            grid_spmm(t, r, width, r.counts.forward, forward)
+        else:
+            grid_spmm(t, r, width, r.counts.forward, forward)
+            grid_transform(t, r, shape, False, world)
+    if training:
+        grid_class_gather(t, r, classes)
+        if world > 1:
+            t.add("loss", r.value_bytes)
+        for shape in reversed(layers):  # backward pass
+            if shape.bias and world > 1:
+                t.add("dense_transform", shape.out_features * r.value_bytes)
+            width = shape.out_features if shape.transforms_first else shape.in_features
+            aggregate_needs_grad = shape.transforms_first or shape.input_needs_grad
+            if shape.transforms_first:
+                grid_spmm(t, r, width, r.counts.backward, "backward_aggregation")
+                grid_transform(t, r, shape, True, world)
+            else:
+                grid_transform(t, r, shape, True, world)
+                if aggregate_needs_grad:
+                    grid_spmm(t, r, width, r.counts.backward, "backward_aggregation")
+    else:
+        for _ in range(3):  # train, val, test accuracy
+            grid_class_gather(t, r, classes)
+            if world > 1:
+                t.add("loss", COUNT_BYTES)
+    return t
+
+
+# -- 1.5D ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplicatedRank:
+    n: int
+    teams: int
+    replication: int
+    i: int
+    r: int
+    counts: BlockCounts  # indexed by position in stages()
+    value_bytes: int
+
+    def block(self, b: int) -> int:
+        off = balanced_offsets(self.n, self.teams)
+        return int(off[b + 1] - off[b])
+
+    def stages(self) -> range:
+        off = balanced_offsets(self.teams, self.replication)
+        return range(int(off[self.r]), int(off[self.r + 1]))
+
+
+def replicated_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, rank: int,
+                    value_bytes: int) -> ReplicatedRank:
+    teams, c = spec.shape
+    i, r = divmod(rank, c)
+    offsets = balanced_offsets(n, teams)
+    probe = ReplicatedRank(n, teams, c, i, r, BlockCounts((), ()), value_bytes)
+    rows = (int(offsets[i]), int(offsets[i + 1]))
+    blocks = [(int(offsets[s]), int(offsets[s + 1])) for s in probe.stages()]
+    return ReplicatedRank(n, teams, c, i, r, count_blocks(at, a, rows, blocks), value_bytes)
+
+
+def replicated_spmm(t: Traffic, r: ReplicatedRank, width: int, phase: str) -> None:
+    for s in r.stages():
+        if r.teams > 1:
+            t.add(phase, r.block(s) * width * r.value_bytes)
+    if r.replication > 1:
+        t.add(phase, r.block(r.i) * width * r.value_bytes)
+
+
+def replicated_epoch(r: ReplicatedRank, layers: list[LayerShape], training: bool) -> Traffic:
+    t = Traffic()
+    team = r.teams > 1
+    for shape in layers:
+        width = shape.out_features if shape.transforms_first else shape.in_features
+        replicated_spmm(t, r, width, "forward_aggregation")
+    if not training:
+        for _ in range(3):
+            if team:
+                t.add("loss", COUNT_BYTES)
+        return t
+    if team:
+        t.add("loss", r.value_bytes)
+    for shape in reversed(layers):
+        if shape.bias and team:
+            t.add("dense_transform", shape.out_features * r.value_bytes)
+        width = shape.out_features if shape.transforms_first else shape.in_features
+        if shape.transforms_first:
+            replicated_spmm(t, r, width, "backward_aggregation")
+            if team:
+                t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
+        else:
+            if team:
+                t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
+            if shape.input_needs_grad:
+                replicated_spmm(t, r, width, "backward_aggregation")
+    return t
+
+
+def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
+                  layers: list[LayerShape], classes: int, value_bytes: int,
+                  training: bool = True) -> list[Traffic]:
+    """Per-rank traffic of one training step (or one evaluation pass) for ``spec``."""
+    world = spec.size
+    if spec.algorithm == "1.5d":
+        return [replicated_epoch(replicated_rank(spec, n, at, a, k, value_bytes), layers,
+                                 training) for k in range(world)]
+    return [grid_epoch(grid_rank(spec, n, at, a, k, value_bytes), layers, classes, world,
+                       training) for k in range(world)]
+
+
+def as_array(traffic: list[Traffic]) -> np.ndarray:
+    """Bytes per rank, for plots and tables."""
+    return np.array([t.total_bytes for t in traffic], dtype=np.int64)
