@@ -37,6 +37,16 @@ class LocalData:
     feature_ids: Tensor
 
 
+def tensor_bytes(*tensors: Tensor) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def local_data_bytes(data: LocalData) -> int:
+    """Bytes of the vertex data one process holds."""
+    return tensor_bytes(data.features, data.labels, data.train_mask, data.val_mask,
+                        data.test_mask, data.row_ids, data.feature_ids)
+
+
 @dataclass(frozen=True)
 class Counts:
     """Global correct/total counts for one split."""

@@ -37,7 +37,13 @@ from pargnn.dist.comm import Communicator
 from pargnn.dist.grid import ProcessGrid
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.blocks import SparseBlock, block_nnz, index_dtype_for, sub_block
-from pargnn.spmm.contract import Counts, LocalData, split_of
+from pargnn.spmm.contract import (
+    Counts,
+    LocalData,
+    local_data_bytes,
+    split_of,
+    tensor_bytes,
+)
 from pargnn.spmm.layout import GridLayout
 
 
@@ -289,6 +295,12 @@ class GridAlgorithm:
     def at_blocks(self) -> list[SparseBlock]:
         """The blocks of ``A^T`` this process stores."""
         return list(self.at.owned.values())
+
+    def stored_bytes(self) -> int:
+        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
+        blocks = list(self.at.owned.values()) + list(self.a.owned.values())
+        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
+            self._data)
 
     def class_columns(self, width: int) -> tuple[int, int]:
         """The global column range of a ``width``-wide matrix that this process holds."""

@@ -29,7 +29,13 @@ from pargnn.dist.comm import Communicator
 from pargnn.dist.grid import ProcessGrid
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.blocks import SparseBlock, sub_block
-from pargnn.spmm.contract import Counts, LocalData, split_of
+from pargnn.spmm.contract import (
+    Counts,
+    LocalData,
+    local_data_bytes,
+    split_of,
+    tensor_bytes,
+)
 from pargnn.spmm.layout import balanced_offsets
 
 
@@ -164,6 +170,12 @@ class OneFiveD:
     def at_blocks(self) -> list[SparseBlock]:
         """The blocks of ``A^T`` this process stores."""
         return list(self.at.values())
+
+    def stored_bytes(self) -> int:
+        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
+        blocks = list(self.at.values()) + list(self.a.values())
+        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
+            self._data)
 
     def class_columns(self, width: int) -> tuple[int, int]:
         return 0, width

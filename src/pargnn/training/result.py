@@ -44,6 +44,7 @@ class TrainResult:
     peak_rss_bytes_per_rank: list[int] = field(default_factory=list)
     estimate: dict[str, object] = field(default_factory=dict)
     comm: dict[str, object] = field(default_factory=dict)
+    memory_detail: dict[str, object] = field(default_factory=dict)
     rank: int = 0
 
     @property
@@ -72,6 +73,7 @@ class TrainResult:
             "memory": {
                 "peak_rss_bytes": self.peak_rss_bytes,
                 "peak_rss_bytes_per_rank": self.peak_rss_bytes_per_rank or [self.peak_rss_bytes],
+                **self.memory_detail,
             },
             "comm": self.comm,
         }

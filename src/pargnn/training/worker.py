@@ -9,6 +9,7 @@ returns the :class:`TrainResult` (losses and accuracies are global, the same on 
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from pargnn.training.config import TrainConfig
 from pargnn.training.distributed import build_algorithm
 from pargnn.training.estimate import estimate_epoch
 from pargnn.training.loop import run_epochs
-from pargnn.training.memory import peak_rss_bytes
+from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from pargnn.training.result import EpochRecord, TrainResult, write_json_atomic
 from pargnn.training.setup import DTYPES, build_model, resolve_device
 
@@ -32,6 +33,8 @@ class RankReport:
 
     rank: int
     peak_rss_bytes: int
+    state_bytes: int
+    training_peak_rss_bytes: int
     comm: dict[str, Any]
     train_bytes: int
     train_messages: int
@@ -52,6 +55,10 @@ def rank_main(ctx: WorkerContext, config: TrainConfig) -> RankReport:
     model = build_model(config, graph).to(device=ctx.device, dtype=DTYPES[config.dtype])
     local_nnz = sum(block.nnz for block in algorithm.at_blocks())
     del graph
+    gc.collect()
+    setup_peak = peak_rss_bytes()
+    resettable = reset_peak_rss()
+    rss_before_training = current_rss_bytes()
     result = TrainResult(config=config, dataset=summary, device=str(ctx.device))
     result.estimate = estimate_epoch(model, local_nnz, int(algorithm.data.features.shape[0]))
     observer = None
@@ -65,9 +72,12 @@ def rank_main(ctx: WorkerContext, config: TrainConfig) -> RankReport:
     if observer is not None:
         observer.end(result)
     train = log.total("train")
+    training_peak = peak_rss_bytes()
     return RankReport(
         rank=ctx.rank,
-        peak_rss_bytes=peak_rss_bytes(),
+        peak_rss_bytes=max(setup_peak, training_peak),
+        state_bytes=algorithm.stored_bytes(),
+        training_peak_rss_bytes=training_peak - rss_before_training if resettable else -1,
         comm=log.as_dict(),
         train_bytes=train.bytes,
         train_messages=train.calls,
@@ -93,6 +103,13 @@ def merge_reports(reports: list[RankReport]) -> TrainResult:
         for k, e in enumerate(result.epochs)
     ]
     result.peak_rss_bytes_per_rank = [r.peak_rss_bytes for r in reports]
+    result.memory_detail = {
+        "state_bytes_per_rank": [r.state_bytes for r in reports],
+        "training_rss_growth_bytes_per_rank": [r.training_peak_rss_bytes for r in reports],
+        "note": "peak_rss includes loading the whole graph on every rank before its blocks are "
+                "cut out; state_bytes counts the sparse blocks and vertex data a rank keeps; "
+                "training_rss_growth is the peak RSS during training above the RSS after setup",
+    }
     result.peak_rss_bytes = max(result.peak_rss_bytes_per_rank)
     result.comm = {
         "bytes_per_epoch_per_rank": [r.train_bytes // epochs for r in reports],
