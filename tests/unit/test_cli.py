@@ -31,7 +31,8 @@ def test_train_writes_the_documented_json(tmp_path: Path,
     assert payload["config"]["epochs"] == 3 and payload["config"]["dataset"] == SMALL
     assert [e["epoch"] for e in payload["epochs"]] == [0, 1, 2]
     assert set(payload["epochs"][0]) == {"epoch", "loss", "train_acc", "val_acc", "test_acc",
-                                         "seconds"}
+                                         "seconds", "comm_seconds", "compute_seconds"}
+    assert payload["epochs"][0]["comm_seconds"] == 0.0
     assert set(payload["final"]) >= {"best_epoch", "val_acc", "test_acc"}
     assert payload["memory"]["peak_rss_bytes"] > 10 * 2**20
     assert "test accuracy" in text
