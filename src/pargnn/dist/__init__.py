@@ -1,0 +1,1 @@
+"""Process groups, grids, communication logs and launching."""

@@ -1,0 +1,83 @@
+"""Rank-side code of the equivalence tests (module level, so that spawn can import it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pargnn.dist.comm import CommLog, Communicator
+from pargnn.dist.grid import plan_grid
+from pargnn.graph.graph import Graph
+from pargnn.training.config import TrainConfig
+from pargnn.training.distributed import build_algorithm
+from pargnn.training.setup import build_model
+
+
+@dataclass(frozen=True)
+class Case:
+    """One distributed configuration to compare with the single-process reference."""
+
+    algo: str
+    nprocs: int
+    grid: str | None = None
+    replication: int | None = None
+    layers: int = 2
+    permute: bool = False
+
+
+def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, Any]:
+    """Forward with dropout, global loss, backward; what this rank saw and holds."""
+    config = TrainConfig(dataset=graph.name, nprocs=case.nprocs, algo=case.algo, grid=case.grid,
+                         replication=case.replication, layers=case.layers, hidden=7,
+                         dropout=dropout, dtype="float64", permute=case.permute)
+    spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
+    log = CommLog()
+    algorithm = build_algorithm(graph, config, spec, Communicator(log), torch.device("cpu"))
+    model = build_model(config, graph).double()
+    model.train()
+    log.reset()
+    with log.phase("train"):
+        logits = model(algorithm, algorithm.data.features, epoch=epoch)
+        loss = algorithm.cross_entropy(logits, algorithm.data.train_mask)
+        loss.backward()
+    return {
+        "row_ids": algorithm.data.row_ids.clone(),
+        "feature_shape": tuple(algorithm.data.features.shape),
+        "class_range": algorithm.class_columns(graph.num_classes),
+        "logits": logits.detach().clone(),
+        "loss": float(loss.detach()),
+        "grads": {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+        "comm": log.as_dict(),
+    }
+
+
+def run_cases(ctx: Any, payload: tuple[Graph, list[Case], float, int]) -> list[dict[str, Any]]:
+    graph, cases, dropout, epoch = payload
+    return [one_step(graph, case, dropout, epoch) for case in cases
+            if case.nprocs == ctx.world_size]
+
+
+def trajectory_config(case: Case, data_root: str) -> TrainConfig:
+    """A 20-epoch float32 Cora run with dropout, as the trajectory test trains it."""
+    return TrainConfig(dataset="cora", data_root=data_root, nprocs=case.nprocs, algo=case.algo,
+                       grid=case.grid, replication=case.replication, layers=case.layers,
+                       epochs=20, quiet=True, permute=case.permute)
+
+
+def run_cora_cases(ctx: Any, payload: tuple[Graph, list[Case], str]) -> list[dict[str, Any]]:
+    """For each case of this world size: one float64 step (outputs, gradients) and the losses
+    of a 20-epoch float32 training run."""
+    from pargnn.training.worker import rank_main
+
+    graph, cases, data_root = payload
+    out = []
+    for case in cases:
+        if case.nprocs != ctx.world_size:
+            continue
+        step = one_step(graph, case, dropout=0.5, epoch=3)
+        report = rank_main(ctx, trajectory_config(case, data_root))
+        step["losses"] = [e.loss for e in report.result.epochs] if report.result else None
+        out.append(step)
+    return out

@@ -1,0 +1,147 @@
+"""The transparency test: every distributed algorithm computes what one process computes.
+
+For each configuration, one training step (dropout on, float64) runs on a process grid; the
+assembled logits, the loss and the gradient of every weight must equal the single-process
+float64 reference. The graph is directed, its size divisible by none of the world sizes, and
+it has isolated vertices. One group of processes is spawned per world size and runs every
+configuration of that size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from pargnn.cost.exact import Traffic, layer_shapes, predict_epoch
+from pargnn.dist.grid import plan_grid
+from pargnn.dist.launch import launch
+from pargnn.graph.graph import Graph
+from pargnn.training.config import TrainConfig
+from pargnn.training.distributed import prepare_graph
+from pargnn.training.setup import build_model, build_single_process
+from tests.dist.equivalence_worker import Case, run_cases
+
+DROPOUT, EPOCH = 0.5, 3
+
+LAYOUTS = [
+    Case("1d", 2), Case("1d", 3), Case("1d", 4), Case("1d", 4, permute=True),
+    Case("1.5d", 4, replication=2), Case("1.5d", 8, replication=2),
+    Case("2d", 2, "1x2"), Case("2d", 4, "2x2"), Case("2d", 6, "2x3"), Case("2d", 6, "3x2"),
+    Case("3d", 8, "2x2x2"), Case("3d", 4, "1x2x2"),
+]
+CASES = [replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
+WORLD_SIZES = sorted({c.nprocs for c in CASES})
+
+
+def random_graph(n: int = 29, f: int = 10, classes: int = 5, seed: int = 7) -> Graph:
+    """Directed, weighted by normalisation only, with 4 isolated vertices; n is prime."""
+    rng = np.random.default_rng(seed)
+    m = 100
+    src, dst = rng.integers(0, n - 4, m), rng.integers(0, n - 4, m)
+    keep = src != dst
+    adj = sp.csr_array((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(n, n))
+    adj.data[:] = 1.0
+    labels = rng.integers(0, classes, n)
+    split = rng.permutation(n)
+    masks = [np.zeros(n, bool) for _ in range(3)]
+    masks[0][split[:12]] = masks[1][split[12:20]] = masks[2][split[20:]] = True
+    return Graph.from_scipy("random-directed", adj, features=rng.standard_normal((n, f)),
+                            labels=labels, train_mask=masks[0], val_mask=masks[1],
+                            test_mask=masks[2], num_classes=classes)
+
+
+def reference(graph: Graph, layers: int) -> dict[str, Any]:
+    config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64")
+    algorithm = build_single_process(graph, config, torch.device("cpu"))
+    model = build_model(config, graph).double()
+    logits = model(algorithm, algorithm.data.features, epoch=EPOCH)
+    loss = algorithm.cross_entropy(logits, algorithm.data.train_mask)
+    loss.backward()
+    return {"logits": logits.detach(), "loss": float(loss.detach()),
+            "grads": {n: p.grad for n, p in model.named_parameters()}}
+
+
+def assemble(graph: Graph, results: list[dict[str, Any]]) -> torch.Tensor:
+    """Global logits (original vertex order) from every rank's block; replicas must agree."""
+    full = torch.full((graph.num_nodes, graph.num_classes), float("nan"), dtype=torch.float64)
+    for r in results:
+        lo, hi = r["class_range"]
+        rows = r["row_ids"]
+        previous = full[rows, lo:hi]
+        seen = ~torch.isnan(previous)
+        torch.testing.assert_close(previous[seen], r["logits"][seen])
+        full[rows, lo:hi] = r["logits"]
+    return full
+
+
+def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
+    config = TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
+                         permute=case.permute)
+    prepared = prepare_graph(graph, config)
+    model = build_model(config, graph)
+    layers = layer_shapes([(c.in_features, c.out_features, c.transforms_first,
+                            c.bias is not None) for c in model.layers()])
+    spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
+    return predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
+                         graph.num_classes, value_bytes=8)
+
+
+def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
+    """The communication log of every rank equals the exact model, phase by phase."""
+    for rank, (r, predicted) in enumerate(zip(results, predicted_traffic(graph, case),
+                                              strict=True)):
+        logged = {phase.removeprefix("train/"): stats
+                  for phase, stats in r["comm"]["by_phase"].items()}
+        assert set(logged) == set(predicted.bytes), f"{case} rank {rank}: phases differ"
+        for phase, stats in logged.items():
+            assert (stats["calls"], stats["bytes"]) == (
+                predicted.calls[phase], predicted.bytes[phase]), f"{case} rank {rank} {phase}"
+
+
+def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
+    """Each rank keeps only its block of the features (1.5D: its block row, c times over)."""
+    held = sum(r["feature_shape"][0] * r["feature_shape"][1] for r in results)
+    copies = case.replication if case.algo == "1.5d" and case.replication else 1
+    assert held == copies * graph.num_nodes * graph.num_features
+    assert all(r["feature_shape"][0] * r["feature_shape"][1]
+               < graph.num_nodes * graph.num_features for r in results)
+
+
+def compare(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
+    check_no_full_copy(graph, case, results)
+    check_traffic(graph, case, results)
+    ref = reference(graph, case.layers)
+    logits = assemble(graph, results)
+    assert not torch.isnan(logits).any(), "some block of the output was never computed"
+    torch.testing.assert_close(logits, ref["logits"], rtol=1e-5, atol=1e-8)
+    for r in results:
+        assert r["loss"] == pytest.approx(ref["loss"], rel=1e-10)
+        assert set(r["grads"]) == set(ref["grads"])
+        for name, grad in r["grads"].items():
+            torch.testing.assert_close(grad, ref["grads"][name], rtol=1e-5, atol=1e-8,
+                                       msg=f"{case}: gradient of {name}")
+
+
+@cache
+def run_world(world: int) -> list[list[dict[str, Any]]]:
+    """Every case of this world size, on one group; result[case][rank]."""
+    cases = [c for c in CASES if c.nprocs == world]
+    per_rank = launch(run_cases, (random_graph(), cases, DROPOUT, EPOCH), world,
+                      threads_per_process=1)
+    return [[per_rank[rank][k] for rank in range(world)] for k in range(len(cases))]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.algo}-P{c.nprocs}-{c.grid or ''}"
+                         f"{'-rep' + str(c.replication) if c.replication else ''}-L{c.layers}"
+                         f"{'-perm' if c.permute else ''}")
+def test_matches_single_process_reference(case: Case) -> None:
+    cases = [c for c in CASES if c.nprocs == case.nprocs]
+    results = run_world(case.nprocs)[cases.index(case)]
+    compare(random_graph(), case, results)
