@@ -148,7 +148,7 @@ def memory_figure(runs: list[dict[str, Any]], lines: dict[str, list[dict[str, An
         shown = [q for q in points if q["P"] <= max(measured_ps)]
         ax.plot([q["P"] for q in shown], [q["cagnet_memory_bytes"] for q in shown],
                 color=COLORS[name], linestyle=DASHES[name], linewidth=1.4, marker="x",
-                label=f"CAGNET memory, {line_label(name, points)}")
+                label=f"CAGNET memory, {line_label(name, shown)}")
     for algo in MARKERS:
         ok = sorted((r for r in runs if r["algo"] == algo and "state_bytes_max" in r
                      and (algo != "1.5d" or r["c"] == 2)), key=lambda r: r["P"])

@@ -21,6 +21,7 @@ Run from the repository root (about 15-25 minutes on 2 cores)::
     .venv/bin/python benchmarks/algorithms/sweep.py
     .venv/bin/python benchmarks/algorithms/sweep.py --ps 2 4 --graph \\
         rmat:nodes=4096,degree=8,features=32,classes=8 --out /tmp/sweep.json   # a smoke run
+    .venv/bin/python benchmarks/algorithms/sweep.py --table-only   # rewrite sweep.md only
 
 It writes ``results/sweep.json`` (raw, rewritten after every run) and ``results/sweep.md``.
 """
@@ -165,6 +166,7 @@ def measured_columns(run: dict[str, Any]) -> dict[str, Any]:
         "messages_max": max(comm["messages_per_epoch_per_rank"]),
         "state_bytes_per_rank": state,
         "state_bytes_max": max(state),
+        "state_bytes_sum": sum(state),
         "peak_rss_bytes_max": max(memory["peak_rss_bytes_per_rank"]),
         "training_rss_growth_bytes_max": max(memory["training_rss_growth_bytes_per_rank"]),
         "epoch": epoch_times(run),
@@ -202,12 +204,13 @@ def table_row(r: dict[str, Any]) -> str:
     head = f"| {r['P']} | {r['algo']} | {r['grid']} |"
     if "error" in r:
         return head + " FAILED | | " + mb(r["model_bytes_max"]) + " | | | " + \
-            mb(r["cagnet_bytes"]) + " | | | | | | |"
+            mb(r["cagnet_bytes"]) + " | | | | | | | |"
     equal = "yes" if r["equal"] else "**NO**"
     e = r["epoch"]
     return (head + f" {mb(r['bytes_max'])} | {mb(r['bytes_mean'])} | {mb(r['model_bytes_max'])}"
             f" | {equal} | {r['messages_max']} | {mb(r['cagnet_bytes'])} |"
             f" {mb(r['state_bytes_max'])} | {mb(r['state_bytes_max'] * r['P'])} |"
+            f" {mb(sum(r['state_bytes_per_rank']))} | {mb(r['cagnet_memory_bytes'])} |"
             f" {r['peak_rss_bytes_max'] / 2**20:,.0f} |"
             f" {r['training_rss_growth_bytes_max'] / 2**20:,.0f} |"
             f" {e['seconds']:.3f} | {e['comm_seconds']:.3f} |")
@@ -224,12 +227,15 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Graph `{meta['graph']}` (n = {meta['n']:,}, nnz(A) = {meta['nnz']:,} incl. self "
         f"loops), hidden {meta['hidden']}, {meta['layers']} layers, {meta['epochs']} epochs, "
         "float32, threads=1 per rank. Bytes in MB (10^6) per rank per epoch (training step); "
-        "memory in MiB; times in seconds (median of the epochs, slowest rank).",
+        "state (sparse blocks + vertex data a rank keeps) in MB, its sum over the ranks, and "
+        "CAGNET's memory column per rank in MB (4-byte words); peak RSS and its growth during "
+        "training in MiB; times in seconds (median of the epochs, slowest rank; P > 2 "
+        "oversubscribes the 2 cores).",
         "",
         "| P | algo | grid | bytes max | bytes mean | exact model max | equal | msgs max "
-        "| CAGNET bytes | state max | state max x P | peak RSS max | train RSS growth max "
-        "| epoch s | comm s |",
-        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CAGNET bytes | state max | state max x P | state sum | CAGNET memory "
+        "| peak RSS max | train RSS growth max | epoch s | comm s |",
+        "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(table_row(r) for r in records),
         "",
         "Orderings per P, fewest bytes per rank first (measured max; CAGNET's table):",
@@ -260,7 +266,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sweep.json")
+    parser.add_argument("--table-only", action="store_true",
+                        help="rewrite the .md from an existing --out JSON, run nothing")
     args = parser.parse_args()
+    if args.table_only:
+        data = json.loads(args.out.read_text())
+        args.out.with_suffix(".md").write_text(markdown(data["runs"], data["meta"]))
+        return
     base = base_config(args.graph, args.epochs)
     problem = load_problem(base)
     meta = {"graph": problem.graph.summary()["name"], "n": problem.n, "nnz": problem.nnz,

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from pargnn.spmm.local import csr_tensor
+from pargnn.spmm.local import csr_from_parts, csr_tensor
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ class SparseBlock:
     def tensor(self) -> Tensor:
         """The block as a torch CSR tensor (shares memory with the buffers)."""
         crow, col = self.indices[: self.rows + 1], self.indices[self.rows + 1:]
-        return torch.sparse_csr_tensor(crow, col, self.values, size=(self.rows, self.cols),
-                                       check_invariants=False)
+        return csr_from_parts(crow, col, self.values, (self.rows, self.cols))
 
 
 def index_dtype_for(n: int, nnz: int) -> torch.dtype:

@@ -33,13 +33,16 @@ def csr_tensor(
     crow = torch.from_numpy(np.ascontiguousarray(m.indptr, dtype=index_dtype))
     col = torch.from_numpy(np.ascontiguousarray(m.indices, dtype=index_dtype))
     values = torch.from_numpy(np.ascontiguousarray(m.data)).to(dtype)
+    return csr_from_parts(crow.to(device), col.to(device), values.to(device), m.shape)
+
+
+def csr_from_parts(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A torch CSR tensor from its three parts, which pargnn has already validated."""
     # torch warns that the CSR layout is "beta"; nothing in that is actionable for a user, and
     # the invariants were checked when the Graph was built.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        return torch.sparse_csr_tensor(
-            crow, col, values, size=m.shape, device=device, check_invariants=False
-        )
+        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
 
 
 @dataclass(frozen=True)
