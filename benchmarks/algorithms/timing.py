@@ -6,7 +6,10 @@ c^2 <= 2, so it is the 1d algorithm there and is not run). The sides alternate (
 3d, then again) so that drift of a shared machine touches all of them alike. The epoch time of
 a run is the median of its epochs after the first (warm-up), on the slowest rank; a side's
 figure is the median over the epochs of both repeats. The speedup is ``P1 / P2``; the comm
-share is the fraction of the epoch spent in collectives (slowest rank).
+share is the fraction of the epoch spent in collectives (slowest rank). Before each repeat a
+probe times one single-thread GEMM process alone and two at once: on a machine shared with
+other work, P = 2 cannot be faster than its second core is free, and the probe says how free
+it was (``core_probe`` in the JSON: 1.0 two free cores, 0.5 one).
 
 Why it is worth measuring on 2 cores: with one thread per process, P = 2 uses both cores, so
 the ratio shows what splitting the work gains after paying for the communication that the
@@ -29,6 +32,7 @@ import multiprocessing as mp
 import platform
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,32 @@ class Side:
 
 SIDES = (Side("P=1", 1), Side("1d", 2, "1d"), Side("2d", 2, "2d", "1x2"),
          Side("3d", 2, "3d", "1x1x2"))
+
+
+def _gemm_seconds(queue: Any) -> None:
+    torch.set_num_threads(1)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(20):
+        a @ b
+    queue.put(time.perf_counter() - start)
+
+
+def core_probe() -> float:
+    """How much of a second core this run can have: one single-thread GEMM process alone
+    against two at once, ``t_alone / t_two`` (1.0: two free cores; 0.5: one core shared)."""
+    ctx = mp.get_context("spawn")
+    times = {}
+    for count in (1, 2):
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_gemm_seconds, args=(queue,)) for _ in range(count)]
+        for proc in procs:
+            proc.start()
+        times[count] = max(queue.get() for _ in procs)
+        for proc in procs:
+            proc.join()
+    return times[1] / times[2]
 
 
 def config_for(side: Side, graph: str, hidden: int, epochs: int) -> TrainConfig:
@@ -124,7 +154,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "timing.json")
     args = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {side.name: [] for side in SIDES}
+    probes: list[float] = []
     for repeat in range(args.repeats):
+        probes.append(core_probe())
+        print(f"repeat {repeat}: second-core availability {probes[-1]:.2f}", flush=True)
         for side in SIDES:
             print(f"repeat {repeat}: {side.name} ...", flush=True)
             run = run_training(config_for(side, args.graph, args.hidden, args.epochs),
@@ -135,7 +168,7 @@ def main() -> None:
     summary = {name: summarise(side_runs) for name, side_runs in runs.items()}
     report = {"graph": args.graph, "hidden": args.hidden, "layers": 2, "epochs": args.epochs,
               "threads_per_process": 1, "repeats": args.repeats, "machine": machine(),
-              "summary": summary,
+              "core_probe": probes, "summary": summary,
               "runs": {name: [{k: r.get(k) for k in ("epochs", "comm", "memory", "dataset",
                                                      "wall_seconds", "error")}
                               for r in side_runs] for name, side_runs in runs.items()}}

@@ -14,6 +14,7 @@ vertex ``j`` sums over its in-neighbours ``i``. With ``d_out = A 1`` (row sums) 
   (the "row" normalisation of the aggregation operator ``A^T``); a vertex with no in-edge
   aggregates to zero.
 * ``sum``:  ``A`` unchanged (GIN's sum aggregation).
+* ``loops``: the structure of ``A + I`` with unit values (graph attention learns the weights).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import scipy.sparse as sp
 
 from pargnn.errors import ConfigError
 
-Normalization = Literal["gcn", "mean", "sum"]
-NORMALIZATIONS: tuple[Normalization, ...] = ("gcn", "mean", "sum")
+Normalization = Literal["gcn", "mean", "sum", "loops"]
+NORMALIZATIONS: tuple[Normalization, ...] = ("gcn", "mean", "sum", "loops")
 
 
 def add_self_loops(adj: sp.csr_array, value: float = 1.0) -> sp.csr_array:
@@ -67,6 +68,9 @@ def normalize_adjacency(adj: sp.csr_array, kind: str) -> sp.csr_array:
         return mean_normalize(adj)
     if kind == "sum":
         return _canonical(adj)
+    if kind == "loops":  # the structure of A + I, for attention (the values are learned)
+        ones = sp.csr_array((np.ones(adj.nnz), adj.indices, adj.indptr), shape=adj.shape)
+        return add_self_loops(ones)
     raise ConfigError(f"unknown normalisation {kind!r}; choose one of {', '.join(NORMALIZATIONS)}")
 
 

@@ -41,6 +41,14 @@ class GCNConv(nn.Module):
     def transforms_first(self) -> bool:
         return self.in_features > self.out_features
 
+    @property
+    def aggregation_width(self) -> int:
+        return self.out_features if self.transforms_first else self.in_features
+
+    @property
+    def aggregates_input(self) -> bool:
+        return not self.transforms_first
+
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Glorot-uniform weight, zero bias; drawn from ``generator`` so every rank agrees."""
         bound = math.sqrt(6.0 / (self.in_features + self.out_features))
@@ -50,7 +58,7 @@ class GCNConv(nn.Module):
             if self.bias is not None:
                 self.bias.zero_()
 
-    def forward(self, algorithm: Algorithm, h: Tensor) -> Tensor:
+    def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:
         if self.transforms_first:
             z = algorithm.aggregate(algorithm.transform(h, self.weight))
         else:

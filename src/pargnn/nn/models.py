@@ -17,7 +17,10 @@ from torch import Tensor, nn
 
 from pargnn.errors import ConfigError
 from pargnn.nn.dropout import dropout_key
+from pargnn.nn.gat import GATConv
 from pargnn.nn.gcn import GCNConv
+from pargnn.nn.gin import GINConv
+from pargnn.nn.sage import SAGEConv
 from pargnn.spmm.contract import Algorithm
 
 ACTIVATIONS: MappingProxyType[str, Callable[[Tensor], Tensor]] = MappingProxyType(
@@ -34,21 +37,27 @@ class SpMMWork:
     width: int
 
 
-class GCN(nn.Module):
-    """``L`` graph convolutions: ``H_l = sigma(Â^T dropout(H_{l-1}) W_l + b_l)``.
+GraphLayer = GCNConv | GATConv | SAGEConv | GINConv
 
-    The last layer has no activation; its output are the class logits. Dropout is applied to
-    the input of every layer (Kipf & Welling's placement) while training.
+
+class GraphModel(nn.Module):
+    """``L`` graph layers: ``H_l = sigma(layer_l(dropout(H_{l-1})))``; the last has no
+    activation and outputs the class logits. Dropout is applied to the input of every layer
+    (Kipf & Welling's and Velickovic et al.'s placement) while training.
+
+    Subclasses say which layer to build (:meth:`make_layer`) and which adjacency
+    normalisation their aggregation needs (:attr:`normalization`).
 
     Args:
         in_features: input feature width ``f``.
-        hidden: width of every hidden layer.
+        hidden: width of every hidden layer (per head for GAT).
         num_classes: output width.
-        layers: number of graph convolutions (>= 1).
-        dropout: drop probability in ``[0, 1)``.
+        layers: number of graph layers (>= 1).
+        dropout: drop probability in ``[0, 1)`` of every layer's input.
         bias: learnable biases.
         activation: one of :data:`ACTIVATIONS`.
         seed: seeds the initial weights and the dropout masks.
+        heads: attention heads of the hidden layers (GAT only).
 
     Shapes:
         input ``(n, f)``, output ``(n, num_classes)`` (globally).
@@ -57,66 +66,108 @@ class GCN(nn.Module):
     normalization = "gcn"
     activation: Callable[[Tensor], Tensor]
 
-    def __init__(
-        self,
-        in_features: int,
-        hidden: int,
-        num_classes: int,
-        layers: int = 2,
-        dropout: float = 0.5,
-        bias: bool = True,
-        activation: str = "relu",
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, in_features: int, hidden: int, num_classes: int, layers: int = 2,
+                 dropout: float = 0.5, bias: bool = True, activation: str = "relu",
+                 seed: int = 0, heads: int = 1) -> None:
         super().__init__()
         if layers < 1:
-            raise ConfigError(f"a GCN needs at least one layer, got layers={layers}")
+            raise ConfigError(f"a model needs at least one layer, got layers={layers}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         if activation not in ACTIVATIONS:
             raise ConfigError(
                 f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
             )
-        widths = [in_features] + [hidden] * (layers - 1) + [num_classes]
-        self.convs = nn.ModuleList(
-            GCNConv(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:], strict=True)
-        )
-        self.dropout = dropout
+        if heads < 1:
+            raise ConfigError(f"heads must be >= 1, got {heads}")
+        self.dropout, self.heads, self.bias = dropout, heads, bias
         self.activation = ACTIVATIONS[activation]
         self.seed = seed
+        convs: list[nn.Module] = []
+        width = in_features
+        for index in range(layers):
+            last = index == layers - 1
+            conv = self.make_layer(width, num_classes if last else hidden, last)
+            convs.append(conv)
+            width = int(conv.out_features)
+        self.convs = nn.ModuleList(convs)
         generator = torch.Generator().manual_seed(seed)
-        for conv in self.layers():
-            conv.reset_parameters(generator)
+        for layer in self.layers():
+            layer.reset_parameters(generator)
 
-    def layers(self) -> list[GCNConv]:
-        """The graph convolutions, first to last."""
-        return [conv for conv in self.convs if isinstance(conv, GCNConv)]
+    def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
+        raise NotImplementedError
+
+    def layers(self) -> list[GraphLayer]:
+        """The graph layers, first to last."""
+        return [c for c in self.convs if isinstance(c, GCNConv | GATConv | SAGEConv | GINConv)]
 
     def forward(self, algorithm: Algorithm, x: Tensor, epoch: int = 0) -> Tensor:
         h = x
-        last = len(self.convs) - 1
-        for index, conv in enumerate(self.layers()):
+        layers = self.layers()
+        for index, conv in enumerate(layers):
             if self.training and self.dropout > 0:
                 key = dropout_key(self.seed, epoch, index)
                 h = algorithm.dropout(h, self.dropout, key, conv.in_features)
-            h = conv(algorithm, h)
-            if index < last:
+            h = conv(algorithm, h, attention_key=dropout_key(self.seed, epoch, index, stream=1))
+            if index < len(layers) - 1:
                 h = self.activation(h)
         return h
 
     def spmm_work(self) -> list[SpMMWork]:
-        """The SpMMs one training step performs (the kernel floor of an epoch).
+        """The sparse products one training step performs (the kernel floor of an epoch).
 
-        Each layer aggregates once forward; backward needs ``A G`` except in a first layer that
-        aggregates the input before transforming (the input needs no gradient).
+        Each layer aggregates once forward; backward needs ``A G`` except in a first layer
+        that aggregates its raw input (the features need no gradient).
         """
         work = []
         for index, conv in enumerate(self.layers()):
-            width = conv.out_features if conv.transforms_first else conv.in_features
+            width = conv.aggregation_width
             work.append(SpMMWork(index, "forward", width))
-            if index > 0 or conv.transforms_first:
+            if index > 0 or not conv.aggregates_input:
                 work.append(SpMMWork(index, "backward", width))
         return work
 
 
-MODELS: MappingProxyType[str, type[GCN]] = MappingProxyType({"gcn": GCN})
+class GCN(GraphModel):
+    """Graph convolutions (:class:`~pargnn.nn.gcn.GCNConv`) on ``D^-1/2 (A + I) D^-1/2``."""
+
+    normalization = "gcn"
+
+    def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
+        return GCNConv(in_features, out_features, bias=self.bias)
+
+
+class GAT(GraphModel):
+    """Graph attention (:class:`~pargnn.nn.gat.GATConv`) over ``A + I``: hidden layers with
+    ``heads`` concatenated heads of width ``hidden``, an output layer with one head (the
+    published setting for Cora and CiteSeer). Attention dropout equals ``dropout``."""
+
+    normalization = "loops"
+
+    def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
+        return GATConv(in_features, out_features, heads=1 if last else self.heads,
+                       concat=not last, attention_dropout=self.dropout, bias=self.bias)
+
+
+class SAGE(GraphModel):
+    """GraphSAGE with mean aggregation (:class:`~pargnn.nn.sage.SAGEConv`)."""
+
+    normalization = "mean"
+
+    def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
+        return SAGEConv(in_features, out_features, bias=self.bias)
+
+
+class GIN(GraphModel):
+    """Graph isomorphism network (:class:`~pargnn.nn.gin.GINConv`) with sum aggregation."""
+
+    normalization = "sum"
+
+    def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
+        return GINConv(in_features, out_features, bias=self.bias)
+
+
+MODELS: MappingProxyType[str, type[GraphModel]] = MappingProxyType(
+    {"gcn": GCN, "gat": GAT, "sage": SAGE, "gin": GIN}
+)

@@ -93,6 +93,23 @@ class Algorithm(Protocol):
         """``h + bias`` for a full ``(f,)`` bias."""
         ...
 
+    def scale(self, h: Tensor, factor: Tensor) -> Tensor:
+        """``h * factor`` for a learnable ``(1,)`` factor (GIN's ``1 + eps``); its backward
+        yields the full gradient of ``factor`` on every process."""
+        ...
+
+    def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
+        """Per vertex and head ``k``, ``<attention[k], h_v[k f':(k+1) f']>``: ``(rows, K)``
+        from ``h`` ``(rows, K f')`` and ``attention`` ``(K, f')``."""
+        ...
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+               negative_slope: float, dropout: float, key: int) -> Tensor:
+        """Graph attention: ``z_j = sum_i alpha_ij h_i`` per head with
+        ``alpha = softmax_{in-edges of j} LeakyReLU(s_src[i] + s_dst[j])``, attention dropout
+        keyed by (``key``, global edge, head). Shapes: ``h`` ``(rows, K f')`` -> same."""
+        ...
+
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         """Dropout with a mask that depends only on ``key`` and global (vertex, feature) ids;
         ``width`` is the global number of columns of the matrix ``h`` is a block of."""

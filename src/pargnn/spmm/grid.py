@@ -35,6 +35,7 @@ from torch import Tensor
 
 from pargnn.dist.comm import Communicator
 from pargnn.dist.grid import ProcessGrid
+from pargnn.errors import ConfigError
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.blocks import SparseBlock, block_nnz, index_dtype_for, sub_block
 from pargnn.spmm.contract import (
@@ -237,6 +238,26 @@ class _AddBias(torch.autograd.Function):
         return grad, grad_bias, None
 
 
+class _Scale(torch.autograd.Function):
+    """``x * factor``; the factor's gradient is summed over the whole grid (every process
+    holds a distinct block)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, factor: Tensor, place: GridPlace) -> Tensor:
+        ctx.save_for_backward(x, factor)
+        ctx.place = place
+        return x * factor
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+        x, factor = ctx.saved_tensors
+        place: GridPlace = ctx.place
+        grad_factor = (grad * x).sum().reshape(factor.shape)
+        with place.comm.log.phase("dense_transform"):
+            place.comm.all_reduce(grad_factor, None, place.grid.spec.size)
+        return grad * factor, grad_factor, None
+
+
 class _GatherClasses(torch.autograd.Function):
     """Full class rows for the loss; backward keeps this process's own columns (every
     process of the grid row computes the same loss on the same rows)."""
@@ -287,6 +308,17 @@ class GridAlgorithm:
         result: Tensor = _AddBias.apply(h, bias, self.place)
         return result
 
+    def scale(self, h: Tensor, factor: Tensor) -> Tensor:
+        result: Tensor = _Scale.apply(h, factor, self.place)
+        return result
+
+    def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
+        raise attention_not_distributed(self.place.grid.spec.algorithm)
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+               negative_slope: float, dropout: float, key: int) -> Tensor:
+        raise attention_not_distributed(self.place.grid.spec.algorithm)
+
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         lo, hi = self.place.cols(width)
         columns = torch.arange(lo, hi, device=h.device)
@@ -323,6 +355,13 @@ class GridAlgorithm:
             self.place.comm.all_reduce(counts, None, self.place.grid.spec.size)
         correct_all, total_all = (int(c) // self.replicas for c in counts.tolist())
         return Counts(correct=correct_all, total=total_all)
+
+
+def attention_not_distributed(algorithm: str) -> ConfigError:
+    return ConfigError(
+        f"--model gat does not run on --algo {algorithm} yet (graph attention is single-process "
+        "for now); use --nprocs 1, or --model gcn, sage or gin"
+    )
 
 
 def global_split_counts(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict[str, int]:

@@ -36,6 +36,7 @@ from pargnn.spmm.contract import (
     split_of,
     tensor_bytes,
 )
+from pargnn.spmm.grid import attention_not_distributed
 from pargnn.spmm.layout import balanced_offsets
 
 
@@ -162,6 +163,17 @@ class OneFiveD:
     def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
         shared: Tensor = _TeamSumGradient.apply(bias, self.place)
         return h + shared
+
+    def scale(self, h: Tensor, factor: Tensor) -> Tensor:
+        shared: Tensor = _TeamSumGradient.apply(factor, self.place)
+        return h * shared
+
+    def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
+        raise attention_not_distributed("1.5d")
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+               negative_slope: float, dropout: float, key: int) -> Tensor:
+        raise attention_not_distributed("1.5d")
 
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         columns = torch.arange(width, device=h.device)

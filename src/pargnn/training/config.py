@@ -35,6 +35,7 @@ class TrainConfig:
     )
     model: str = _option("gcn", "the model", choices=tuple(MODELS))
     layers: int = _option(2, "number of graph layers")
+    heads: int = _option(8, "attention heads of each hidden GAT layer (the output layer has 1)")
     hidden: int = _option(16, "width of each hidden layer")
     dropout: float = _option(0.5, "dropout probability on each layer's input")
     bias: bool = _option(True, "learnable bias in every layer (--no-bias: none)")
@@ -76,6 +77,7 @@ class TrainConfig:
         checks = (
             (self.layers >= 1, f"--layers must be >= 1, got {self.layers}"),
             (self.hidden >= 1, f"--hidden must be >= 1, got {self.hidden}"),
+            (self.heads >= 1, f"--heads must be >= 1, got {self.heads}"),
             (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),

@@ -8,10 +8,10 @@ exactly these SpMMs (the kernel floor).
 
 from __future__ import annotations
 
-from pargnn.nn.models import GCN
+from pargnn.nn.models import GraphModel
 
 
-def estimate_epoch(model: GCN, nnz: int, num_nodes: int) -> dict[str, object]:
+def estimate_epoch(model: GraphModel, nnz: int, num_nodes: int) -> dict[str, object]:
     """SpMM count, SpMM flops and the dense activation words one training step touches."""
     work = model.spmm_work()
     spmm_flops = sum(2 * nnz * w.width for w in work)

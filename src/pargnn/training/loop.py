@@ -23,7 +23,7 @@ from pargnn.dist.comm import CommLog
 from pargnn.dist.launch import under_torchrun
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.graph import Graph
-from pargnn.nn.models import GCN
+from pargnn.nn.models import GraphModel
 from pargnn.spmm.contract import Algorithm
 from pargnn.training.config import TrainConfig
 from pargnn.training.estimate import estimate_epoch
@@ -42,7 +42,7 @@ class TrainObserver(Protocol):
     def end(self, result: TrainResult) -> None: ...
 
 
-def train_epoch(model: GCN, algorithm: Algorithm, optimizer: torch.optim.Optimizer,
+def train_epoch(model: GraphModel, algorithm: Algorithm, optimizer: torch.optim.Optimizer,
                 epoch: int) -> float:
     """One forward/backward/step over the whole graph; returns the global training loss."""
     model.train()
@@ -55,7 +55,7 @@ def train_epoch(model: GCN, algorithm: Algorithm, optimizer: torch.optim.Optimiz
 
 
 @torch.no_grad()
-def evaluate(model: GCN, algorithm: Algorithm) -> tuple[float, float, float]:
+def evaluate(model: GraphModel, algorithm: Algorithm) -> tuple[float, float, float]:
     """Global train, validation and test accuracy without dropout."""
     model.eval()
     logits = model(algorithm, algorithm.data.features)
@@ -67,7 +67,7 @@ def evaluate(model: GCN, algorithm: Algorithm) -> tuple[float, float, float]:
 
 
 def run_epochs(
-    model: GCN,
+    model: GraphModel,
     algorithm: Algorithm,
     config: TrainConfig,
     result: TrainResult,

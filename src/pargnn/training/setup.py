@@ -13,7 +13,7 @@ import torch
 from pargnn.errors import ConfigError
 from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency, row_normalize_features
-from pargnn.nn.models import GCN, MODELS
+from pargnn.nn.models import MODELS, GraphModel
 from pargnn.spmm.contract import LocalData
 from pargnn.spmm.local import SparseOperator
 from pargnn.spmm.single import SingleProcess
@@ -58,7 +58,7 @@ def local_data_for_all(
     )
 
 
-def build_model(config: TrainConfig, graph: Graph) -> GCN:
+def build_model(config: TrainConfig, graph: Graph) -> GraphModel:
     model_class = MODELS[config.model]
     return model_class(
         in_features=graph.num_features,
@@ -69,6 +69,7 @@ def build_model(config: TrainConfig, graph: Graph) -> GCN:
         bias=config.bias,
         activation=config.activation,
         seed=config.seed,
+        heads=config.heads,
     )
 
 
