@@ -25,13 +25,15 @@ class Case:
     replication: int | None = None
     layers: int = 2
     permute: bool = False
+    model: str = "gcn"
 
 
 def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, Any]:
     """Forward with dropout, global loss, backward; what this rank saw and holds."""
     config = TrainConfig(dataset=graph.name, nprocs=case.nprocs, algo=case.algo, grid=case.grid,
                          replication=case.replication, layers=case.layers, hidden=7,
-                         dropout=dropout, dtype="float64", permute=case.permute)
+                         dropout=dropout, dtype="float64", permute=case.permute,
+                         model=case.model)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     log = CommLog()
     algorithm = build_algorithm(graph, config, spec, Communicator(log), torch.device("cpu"))

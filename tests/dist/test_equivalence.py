@@ -18,7 +18,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from pargnn.cost.exact import Traffic, layer_shapes, predict_epoch
+from pargnn.cost.exact import Traffic, model_ops, predict_epoch
 from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import launch
 from pargnn.graph.graph import Graph
@@ -35,7 +35,8 @@ LAYOUTS = [
     Case("2d", 2, "1x2"), Case("2d", 4, "2x2"), Case("2d", 6, "2x3"), Case("2d", 6, "3x2"),
     Case("3d", 8, "2x2x2"), Case("3d", 4, "1x2x2"),
 ]
-CASES = [replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
+CASES = ([replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
+         + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin")])
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
 
@@ -56,8 +57,9 @@ def random_graph(n: int = 29, f: int = 10, classes: int = 5, seed: int = 7) -> G
                             test_mask=masks[2], num_classes=classes)
 
 
-def reference(graph: Graph, layers: int) -> dict[str, Any]:
-    config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64")
+def reference(graph: Graph, layers: int, model_name: str = "gcn") -> dict[str, Any]:
+    config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64",
+                         model=model_name)
     algorithm = build_single_process(graph, config, torch.device("cpu"))
     model = build_model(config, graph).double()
     logits = model(algorithm, algorithm.data.features, epoch=EPOCH)
@@ -82,11 +84,9 @@ def assemble(graph: Graph, results: list[dict[str, Any]]) -> torch.Tensor:
 
 def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
     config = TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                         permute=case.permute)
+                         permute=case.permute, model=case.model)
     prepared = prepare_graph(graph, config)
-    model = build_model(config, graph)
-    layers = layer_shapes([(c.in_features, c.out_features, c.transforms_first,
-                            c.bias is not None) for c in model.layers()])
+    layers = model_ops(list(build_model(config, graph).layers()))
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     return predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
                          graph.num_classes, value_bytes=8)
@@ -116,7 +116,7 @@ def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) 
 def compare(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
     check_no_full_copy(graph, case, results)
     check_traffic(graph, case, results)
-    ref = reference(graph, case.layers)
+    ref = reference(graph, case.layers, case.model)
     logits = assemble(graph, results)
     assert not torch.isnan(logits).any(), "some block of the output was never computed"
     torch.testing.assert_close(logits, ref["logits"], rtol=1e-5, atol=1e-8)
@@ -138,9 +138,9 @@ def run_world(world: int) -> list[list[dict[str, Any]]]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.algo}-P{c.nprocs}-{c.grid or ''}"
-                         f"{'-rep' + str(c.replication) if c.replication else ''}-L{c.layers}"
-                         f"{'-perm' if c.permute else ''}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.model}-{c.algo}-P{c.nprocs}-"
+                         f"{c.grid or ''}{'rep' + str(c.replication) if c.replication else ''}"
+                         f"-L{c.layers}{'-perm' if c.permute else ''}")
 def test_matches_single_process_reference(case: Case) -> None:
     cases = [c for c in CASES if c.nprocs == case.nprocs]
     results = run_world(case.nprocs)[cases.index(case)]

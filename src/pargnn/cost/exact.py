@@ -7,7 +7,9 @@ scalar all-reduces of the loss, everything. The tests hold :class:`CommLog` tota
 these predictions to the byte, for every algorithm and grid they run.
 
 Inputs are the grid, the sizes of the layout, the non-zero counts of the sparse blocks the
-algorithm stores or receives (:class:`BlockCounts`), and the model's layers.
+algorithm stores or receives (:class:`BlockCounts`), and the model's layers as the sequence
+of communicating steps of their forward pass (:func:`model_ops`); the backward pass runs the
+same steps in reverse.
 """
 
 from __future__ import annotations
@@ -27,14 +29,47 @@ COUNT_BYTES = 16  # two int64: correct and total
 
 
 @dataclass(frozen=True)
-class LayerShape:
-    """What the communication of one layer depends on."""
+class Op:
+    """One communicating step of a layer's forward pass, in order.
 
-    in_features: int
-    out_features: int
-    transforms_first: bool
-    bias: bool
-    input_needs_grad: bool
+    ``kind`` is ``aggregate`` (an SpMM of ``width`` columns), ``transform`` (``h W`` with a
+    ``f_in x f_out`` weight), ``bias`` (``width`` wide) or ``scale`` (a learnable scalar).
+    ``input_needs_grad`` is false only for an aggregation of the raw features.
+    """
+
+    kind: str
+    width: int = 0
+    f_in: int = 0
+    f_out: int = 0
+    input_needs_grad: bool = True
+
+
+def layer_ops(layer: object, first: bool) -> list[Op]:
+    """The forward steps of a GCN, SAGE or GIN layer (see :mod:`pargnn.nn`)."""
+    kind = type(layer).__name__
+    f_in, f_out = int(layer.in_features), int(layer.out_features)  # type: ignore[attr-defined]
+    bias = getattr(layer, "bias", None) is not None or getattr(layer, "bias1", None) is not None
+    if kind == "GINConv":
+        ops = [Op("aggregate", f_in, input_needs_grad=not first), Op("scale"),
+               Op("transform", f_in=f_in, f_out=f_out)]
+        ops += [Op("bias", f_out)] if bias else []
+        ops += [Op("transform", f_in=f_out, f_out=f_out)]
+        return ops + ([Op("bias", f_out)] if bias else [])
+    transforms_first = bool(layer.transforms_first)  # type: ignore[attr-defined]
+    neigh = Op("transform", f_in=f_in, f_out=f_out)
+    if transforms_first:
+        ops = [neigh, Op("aggregate", f_out)]
+    else:
+        ops = [Op("aggregate", f_in, input_needs_grad=not first), neigh]
+    if kind == "SAGEConv":
+        ops.append(Op("transform", f_in=f_in, f_out=f_out))
+    elif kind != "GCNConv":
+        raise ValueError(f"no communication model for {kind} yet")
+    return ops + ([Op("bias", f_out)] if bias else [])
+
+
+def model_ops(layers: list[object]) -> list[list[Op]]:
+    return [layer_ops(layer, index == 0) for index, layer in enumerate(layers)]
 
 
 @dataclass
@@ -70,12 +105,6 @@ def count_blocks(at: sp.csr_array, a: sp.csr_array, rows: tuple[int, int],
                  blocks: list[tuple[int, int]]) -> BlockCounts:
     return BlockCounts(tuple(block_nnz(at, rows, b) for b in blocks),
                        tuple(block_nnz(a, rows, b) for b in blocks))
-
-
-def layer_shapes(convs: list[tuple[int, int, bool, bool]]) -> list[LayerShape]:
-    """From ``(in, out, transforms_first, bias)`` per layer; the first layer's input (the
-    features) needs no gradient."""
-    return [LayerShape(i, o, t, b, k > 0) for k, (i, o, t, b) in enumerate(convs)]
 
 
 # -- 1D, 2D, 3D ---------------------------------------------------------------------------------
@@ -123,15 +152,13 @@ def grid_spmm(t: Traffic, r: GridRank, width: int, nnz: tuple[int, ...], phase: 
         t.add(phase, (lay.layers - 1) * lay.max_block() * w * r.value_bytes)
 
 
-def grid_transform(t: Traffic, r: GridRank, shape: LayerShape, backward: bool,
-                   world: int) -> None:
+def grid_transform(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
     lay = r.layout
     rows = lay.block_size(r.i, r.layer)
-    column_traffic = (lay.cols - 1) * lay.max_features(shape.out_features) * rows * r.value_bytes
-    if lay.cols > 1:
-        t.add("dense_transform", column_traffic)  # reduce-scatter forward, all-gather backward
+    if lay.cols > 1:  # reduce-scatter forward, all-gather backward
+        t.add("dense_transform", (lay.cols - 1) * lay.max_features(op.f_out) * rows * r.value_bytes)
     if backward and world > 1:
-        t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
+        t.add("dense_transform", op.f_in * op.f_out * r.value_bytes)
 
 
 def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
@@ -141,35 +168,30 @@ def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
         t.add("loss", (lay.cols - 1) * lay.max_features(classes) * rows * r.value_bytes)
 
 
-def grid_epoch(r: GridRank, layers: list[LayerShape], classes: int, world: int,
+def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
+    if op.kind == "aggregate":
+        if not backward:
+            grid_spmm(t, r, op.width, r.counts.forward, "forward_aggregation")
+        elif op.input_needs_grad:
+            grid_spmm(t, r, op.width, r.counts.backward, "backward_aggregation")
+    elif op.kind == "transform":
+        grid_transform(t, r, op, backward, world)
+    elif backward and world > 1:  # bias and scale: their gradients are all-reduced
+        t.add("dense_transform", (op.width if op.kind == "bias" else 1) * r.value_bytes)
+
+
+def grid_epoch(r: GridRank, layers: list[list[Op]], classes: int, world: int,
                training: bool) -> Traffic:
     """One training step (``training``) or one evaluation pass of one rank."""
     t = Traffic()
-    forward = "forward_aggregation"
-    for shape in layers:  # forward pass
-        width = shape.out_features if shape.transforms_first else shape.in_features
-        if shape.transforms_first:
-            grid_transform(t, r, shape, False, world)
-            grid_spmm(t, r, width, r.counts.forward, forward)
-        else:
-            grid_spmm(t, r, width, r.counts.forward, forward)
-            grid_transform(t, r, shape, False, world)
+    for op in (op for layer in layers for op in layer):
+        grid_op(t, r, op, False, world)
     if training:
         grid_class_gather(t, r, classes)
         if world > 1:
             t.add("loss", r.value_bytes)
-        for shape in reversed(layers):  # backward pass
-            if shape.bias and world > 1:
-                t.add("dense_transform", shape.out_features * r.value_bytes)
-            width = shape.out_features if shape.transforms_first else shape.in_features
-            aggregate_needs_grad = shape.transforms_first or shape.input_needs_grad
-            if shape.transforms_first:
-                grid_spmm(t, r, width, r.counts.backward, "backward_aggregation")
-                grid_transform(t, r, shape, True, world)
-            else:
-                grid_transform(t, r, shape, True, world)
-                if aggregate_needs_grad:
-                    grid_spmm(t, r, width, r.counts.backward, "backward_aggregation")
+        for op in reversed([op for layer in layers for op in layer]):
+            grid_op(t, r, op, True, world)
     else:
         for _ in range(3):  # train, val, test accuracy
             grid_class_gather(t, r, classes)
@@ -217,37 +239,37 @@ def replicated_spmm(t: Traffic, r: ReplicatedRank, width: int, phase: str) -> No
         t.add(phase, r.block(r.i) * width * r.value_bytes)
 
 
-def replicated_epoch(r: ReplicatedRank, layers: list[LayerShape], training: bool) -> Traffic:
-    t = Traffic()
+def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
     team = r.teams > 1
-    for shape in layers:
-        width = shape.out_features if shape.transforms_first else shape.in_features
-        replicated_spmm(t, r, width, "forward_aggregation")
+    if op.kind == "aggregate":
+        if not backward:
+            replicated_spmm(t, r, op.width, "forward_aggregation")
+        elif op.input_needs_grad:
+            replicated_spmm(t, r, op.width, "backward_aggregation")
+    elif backward and team:
+        size = {"transform": op.f_in * op.f_out, "bias": op.width, "scale": 1}[op.kind]
+        t.add("dense_transform", size * r.value_bytes)
+
+
+def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool) -> Traffic:
+    t = Traffic()
+    ops = [op for layer in layers for op in layer]
+    for op in ops:
+        replicated_op(t, r, op, False)
     if not training:
         for _ in range(3):
-            if team:
+            if r.teams > 1:
                 t.add("loss", COUNT_BYTES)
         return t
-    if team:
+    if r.teams > 1:
         t.add("loss", r.value_bytes)
-    for shape in reversed(layers):
-        if shape.bias and team:
-            t.add("dense_transform", shape.out_features * r.value_bytes)
-        width = shape.out_features if shape.transforms_first else shape.in_features
-        if shape.transforms_first:
-            replicated_spmm(t, r, width, "backward_aggregation")
-            if team:
-                t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
-        else:
-            if team:
-                t.add("dense_transform", shape.in_features * shape.out_features * r.value_bytes)
-            if shape.input_needs_grad:
-                replicated_spmm(t, r, width, "backward_aggregation")
+    for op in reversed(ops):
+        replicated_op(t, r, op, True)
     return t
 
 
 def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
-                  layers: list[LayerShape], classes: int, value_bytes: int,
+                  layers: list[list[Op]], classes: int, value_bytes: int,
                   training: bool = True) -> list[Traffic]:
     """Per-rank traffic of one training step (or one evaluation pass) for ``spec``."""
     world = spec.size
