@@ -12,7 +12,9 @@ forward and backward, as the table's per-layer formulas summed over the layers):
 * ``n`` vertices, ``nnz(A)`` the stored non-zeros of the normalised operator (self loops
   included), ``P`` processes, ``c`` the replication: 1.5D's ``c``, 3D's layer dimension ``Pl``.
 * bandwidth: ``f`` of a layer is the width its SpMM moves (pargnn's GCN transforms first when
-  the layer narrows, so 64 for 128 -> 64 and 16 for 64 -> 16); 1D's ``f^2`` is ``in x out``.
+  the layer narrows, so 64 for 128 -> 64 and 16 for 64 -> 16); 1D's ``f^2`` is the weight's
+  ``f_in x f_out``. Both are read off the exact model's steps of the layer
+  (:func:`pargnn.cost.exact.model_ops`).
 * memory: ``f`` is the input feature width (what a rank stores), ``L`` the number of layers.
 * words are 4 bytes (float32).
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pargnn.cost.exact import LayerShape, Traffic, layer_shapes, predict_epoch
+from pargnn.cost.exact import Op, Traffic, model_ops, predict_epoch
 from pargnn.dist.grid import GridSpec, plan_grid
 from pargnn.errors import ConfigError
 from pargnn.graph.datasets import load_dataset
@@ -39,11 +41,11 @@ VALUE_BYTES = {"float32": 4, "float64": 8}
 
 @dataclass(frozen=True)
 class Problem:
-    """One graph, prepared as the training run prepares it, and the model's layer shapes."""
+    """One graph, prepared as the training run prepares it, and the model's layer steps."""
 
     graph: Graph
     prepared: PreparedGraph
-    layers: list[LayerShape]
+    layers: list[list[Op]]
     value_bytes: int
 
     @property
@@ -60,12 +62,10 @@ class Problem:
 
 
 def load_problem(config: TrainConfig) -> Problem:
-    """The graph of ``config.dataset`` and the layers of ``config``'s model."""
+    """The graph of ``config.dataset`` and the steps of ``config``'s model, per layer."""
     graph = load_dataset(config.dataset, config.data_root)
     prepared = prepare_graph(graph, config)
-    model = build_model(config, graph)
-    layers = layer_shapes([(c.in_features, c.out_features, c.transforms_first,
-                            c.bias is not None) for c in model.layers()])
+    layers = model_ops(list(build_model(config, graph).layers()))
     return Problem(graph, prepared, layers, VALUE_BYTES[config.dtype])
 
 
@@ -84,15 +84,21 @@ def replication(spec: GridSpec) -> int:
     return 1
 
 
-def aggregated_width(layer: LayerShape) -> int:
-    return layer.out_features if layer.transforms_first else layer.in_features
+def aggregated_width(layer: list[Op]) -> int:
+    """The columns the layer's SpMMs move (CAGNET's ``f``)."""
+    return sum(op.width for op in layer if op.kind == "aggregate")
 
 
-def cagnet_layer_words(algo: str, p: int, c: int, n: int, nnz: int, layer: LayerShape) -> float:
+def weight_words(layer: list[Op]) -> int:
+    """The layer's weights (CAGNET's ``f^2``)."""
+    return sum(op.f_in * op.f_out for op in layer if op.kind == "transform")
+
+
+def cagnet_layer_words(algo: str, p: int, c: int, n: int, nnz: int, layer: list[Op]) -> float:
     """Bandwidth column of CAGNET's table for one layer (forward + backward)."""
     f = aggregated_width(layer)
     if algo == "1d":
-        return 2 * n * f + layer.in_features * layer.out_features
+        return 2 * n * f + weight_words(layer)
     if algo == "1.5d":
         return 2 * n * f / c + 2 * n * f * c / p
     if algo == "2d":

@@ -23,6 +23,7 @@ from typing import Any
 
 from pargnn.training.config import TrainConfig
 
+REPO = Path(__file__).resolve().parents[2]
 CHILD = "import json, sys, pargnn; pargnn.train(pargnn.TrainConfig(**json.loads(sys.argv[1])))"
 ERROR_TAIL = 3000
 
@@ -62,3 +63,17 @@ def run_training(config: TrainConfig, timeout_s: float) -> dict[str, Any]:
             return result
         return {"error": (text or "")[-ERROR_TAIL:], "returncode": proc.returncode,
                 "wall_seconds": wall}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the runs used and whether ``src/`` differed from it (read-only git calls)."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "src_modified": bool(git("status", "--porcelain", "--", "src"))}

@@ -45,7 +45,7 @@ from costs import (
     load_problem,
     replication,
 )
-from runner import run_training
+from runner import code_version, run_training
 
 from pargnn.cost.exact import Traffic
 from pargnn.dist.grid import GridSpec, plan_grid, valid_replications
@@ -278,7 +278,7 @@ def main() -> None:
     meta = {"graph": problem.graph.summary()["name"], "n": problem.n, "nnz": problem.nnz,
             "features": problem.features, "classes": problem.graph.num_classes,
             "hidden": base.hidden, "layers": base.layers, "epochs": base.epochs,
-            "dtype": base.dtype, "threads": base.threads}
+            "dtype": base.dtype, "threads": base.threads, "code": code_version()}
     records: list[dict[str, Any]] = []
     for setup in setups(tuple(args.ps)):
         print(f"running {setup} ...", flush=True)

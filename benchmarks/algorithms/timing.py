@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from runner import run_training
+from runner import code_version, run_training
 
 from pargnn.training.config import TrainConfig
 
@@ -168,6 +168,7 @@ def main() -> None:
     summary = {name: summarise(side_runs) for name, side_runs in runs.items()}
     report = {"graph": args.graph, "hidden": args.hidden, "layers": 2, "epochs": args.epochs,
               "threads_per_process": 1, "repeats": args.repeats, "machine": machine(),
+              "code": code_version(),
               "core_probe": probes, "summary": summary,
               "runs": {name: [{k: r.get(k) for k in ("epochs", "comm", "memory", "dataset",
                                                      "wall_seconds", "error")}

@@ -1,8 +1,10 @@
 """pargnn's single-process epoch against torch-geometric's, on one R-MAT graph, in one run.
 
-Both sides train the same 2-layer model (GCN: GCNConv; hidden 128, dropout 0.5, Adam) on the
-same graph with the same thread count. Epochs alternate (pargnn, baseline, pargnn, ...) so that
-any drift of the machine touches both sides alike; the report gives medians and their ratio.
+Both sides train the same 2-layer model on the same graph with the same thread count:
+GCN against ``GCNConv`` (hidden 128), or GAT against ``GATConv`` (8 heads x 16 = 128 hidden,
+one output head, attention dropout as input dropout); dropout 0.5, Adam. Epochs alternate
+(pargnn, baseline, pargnn, ...) so that any drift of the machine touches both sides alike;
+the report gives medians and their ratio.
 
 Beside the baseline, the pargnn epoch is set against its kernel floor: the time of exactly the
 SpMMs the epoch performs (``model.spmm_work()``), run alone on the same operator.
@@ -13,8 +15,9 @@ training state's peak.
 
 Run (after ``make bench-deps``)::
 
-    .venv/bin/python benchmarks/single_process/bench_epoch.py            # GCN
-    .venv/bin/python benchmarks/single_process/bench_epoch.py --quick    # a smoke run
+    .venv/bin/python benchmarks/single_process/bench_epoch.py              # GCN
+    .venv/bin/python benchmarks/single_process/bench_epoch.py --model gat
+    .venv/bin/python benchmarks/single_process/bench_epoch.py --quick      # a smoke run
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ from torch import Tensor
 
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic import rmat
-from pargnn.nn.models import GCN
+from pargnn.nn.models import GraphModel
 from pargnn.training.config import TrainConfig
 from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
-from pargnn.training.setup import build_single_process
+from pargnn.training.setup import build_model, build_single_process
 
 HERE = Path(__file__).resolve().parent
 Step = Callable[[], None]
@@ -64,18 +67,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def model_config(args: argparse.Namespace) -> TrainConfig:
+    per_head = args.hidden // args.heads if args.model == "gat" else args.hidden
+    return TrainConfig(model=args.model, hidden=per_head, heads=args.heads, layers=args.layers,
+                       dropout=0.5, feature_norm="none", device="cpu")
+
+
 def make_graph(args: argparse.Namespace) -> Graph:
     return rmat(nodes=args.nodes, degree=args.degree, features=args.features,
                 classes=args.classes, seed=0)
 
 
 def pargnn_step(graph: Graph, args: argparse.Namespace) -> tuple[Step, Step]:
-    """A training step of pargnn's GCN, and the SpMM-only floor of that step."""
-    config = TrainConfig(hidden=args.hidden, layers=args.layers, dropout=0.5,
-                         feature_norm="none", device="cpu")
+    """A training step of pargnn's model, and the SpMM-only floor of that step."""
+    config = model_config(args)
     algorithm = build_single_process(graph, config, torch.device("cpu"))
-    model = GCN(graph.num_features, args.hidden, graph.num_classes, layers=args.layers,
-                dropout=0.5, seed=0)
+    model = build_model(config, graph)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     data = algorithm.data
     epoch = [0]
@@ -101,7 +108,7 @@ def pargnn_step(graph: Graph, args: argparse.Namespace) -> tuple[Step, Step]:
     return step, floor
 
 
-def gemm_floor(model: GCN, n: int) -> Step:
+def gemm_floor(model: GraphModel, n: int) -> Step:
     """The dense products of one step: ``H W`` forward, ``H^T G`` and (past the first layer)
     ``G W^T`` backward."""
     products = []
@@ -118,8 +125,9 @@ def gemm_floor(model: GCN, n: int) -> Step:
 
 
 def pyg_step(graph: Graph, args: argparse.Namespace) -> Step:
-    """The same model with torch-geometric's GCNConv (edge_index input, cached normalisation)."""
-    from torch_geometric.nn import GCNConv
+    """The same model with torch-geometric's GCNConv (edge_index input, cached normalisation)
+    or GATConv."""
+    from torch_geometric.nn import GATConv, GCNConv
 
     adjacency = graph.adjacency().tocoo()
     edge_index = torch.from_numpy(np.vstack([adjacency.row, adjacency.col]).astype(np.int64))
@@ -127,8 +135,15 @@ def pyg_step(graph: Graph, args: argparse.Namespace) -> Step:
     y = torch.from_numpy(graph.labels)
     mask = torch.from_numpy(graph.train_mask)
     widths = [graph.num_features] + [args.hidden] * (args.layers - 1) + [graph.num_classes]
-    pairs = zip(widths[:-1], widths[1:], strict=True)
-    convs = torch.nn.ModuleList(GCNConv(a, b, cached=True) for a, b in pairs)
+    pairs = list(zip(widths[:-1], widths[1:], strict=True))
+    if args.model == "gat":
+        heads = args.heads
+        convs = torch.nn.ModuleList(
+            GATConv(a, b, heads=1, concat=False, dropout=0.5) if k == len(pairs) - 1
+            else GATConv(a, b // heads, heads=heads, dropout=0.5)
+            for k, (a, b) in enumerate(pairs))
+    else:
+        convs = torch.nn.ModuleList(GCNConv(a, b, cached=True) for a, b in pairs)
     optimizer = torch.optim.Adam(convs.parameters(), lr=0.01, weight_decay=5e-4)
 
     def forward() -> Tensor:
@@ -198,11 +213,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model", choices=("gcn", "gat"), default="gcn")
+    p.add_argument("--heads", type=int, default=8, help="GAT heads (hidden is split over them)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--quick", action="store_true", help="a small graph, for a smoke test")
-    p.add_argument("--out", type=Path, default=HERE / "results" / "gcn.json")
+    p.add_argument("--out", type=Path, default=None, help="default: results/<model>.json")
     args = p.parse_args()
+    args.out = args.out or HERE / "results" / f"{args.model}.json"
     if args.quick:
         args.nodes, args.rounds, args.warmup = 8192, 3, 1
     return args
@@ -213,17 +231,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     graph = make_graph(args)
     pargnn, floor = pargnn_step(graph, args)
-    model = GCN(graph.num_features, args.hidden, graph.num_classes, layers=args.layers)
+    model = build_model(model_config(args), graph)
     sides = {"pargnn": pargnn, "pyg": pyg_step(graph, args), "spmm_floor": floor,
              "gemm_floor": gemm_floor(model, graph.num_nodes)}
     times = alternate(sides, args.warmup, args.rounds)
     med = {name: statistics.median(t) for name, t in times.items()}
     result = {
-        "benchmark": "single_process/gcn",
+        "benchmark": f"single_process/{args.model}",
         "machine": machine(),
         "threads": args.threads,
         "graph": graph.summary(),
-        "model": {"layers": args.layers, "hidden": args.hidden, "dropout": 0.5},
+        "model": {"name": args.model, "layers": args.layers, "hidden": args.hidden,
+                  "heads": args.heads if args.model == "gat" else None, "dropout": 0.5},
         "median_epoch_seconds": med,
         "epoch_seconds": times,
         "ratio_pargnn_over_pyg": med["pargnn"] / med["pyg"],

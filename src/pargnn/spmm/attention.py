@@ -43,6 +43,7 @@ class EdgeStructure:
         n_src: number of source vertices (columns).
         by_source: the permutation that orders the edges by source.
         source_crow: CSR row pointer of that source-major order, ``(n_src + 1,)``.
+        dst: destination of each edge, ``(nnz,)`` (int64).
     """
 
     crow: Tensor
@@ -50,6 +51,7 @@ class EdgeStructure:
     n_src: int
     by_source: Tensor
     source_crow: Tensor
+    dst: Tensor
 
     @classmethod
     def from_csr(cls, crow: Tensor, col: Tensor, n_src: int) -> EdgeStructure:
@@ -57,7 +59,9 @@ class EdgeStructure:
         counts = torch.bincount(col.to(torch.int64), minlength=n_src)
         source_crow = torch.zeros(n_src + 1, dtype=crow.dtype, device=crow.device)
         source_crow[1:] = torch.cumsum(counts, 0)
-        return cls(crow, col, n_src, order, source_crow)
+        lengths = (crow[1:] - crow[:-1]).to(torch.int64)
+        dst = torch.repeat_interleave(torch.arange(lengths.numel(), device=col.device), lengths)
+        return cls(crow, col, n_src, order, source_crow, dst)
 
     @property
     def n_dst(self) -> int:
@@ -69,8 +73,7 @@ class EdgeStructure:
 
     def destination(self) -> Tensor:
         """The destination row of every edge, ``(nnz,)``."""
-        lengths = (self.crow[1:] - self.crow[:-1]).to(torch.int64)
-        return torch.repeat_interleave(torch.arange(self.n_dst, device=self.col.device), lengths)
+        return self.dst
 
     def source_major_rows(self) -> Tensor:
         """The destination of every edge in source-major order (the transposed CSR's columns)."""
