@@ -25,6 +25,7 @@ process keeps its output columns; its backward all-gathers ``dZ`` along the row 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ from pargnn.spmm.contract import (
     tensor_bytes,
 )
 from pargnn.spmm.layout import GridLayout
+from pargnn.spmm.paired import paired_spmm
 
 
 @dataclass(frozen=True)
@@ -149,20 +151,6 @@ def _reduce_layers(place: GridPlace, partial: Tensor) -> Tensor:
     mine = partial.new_empty(pad, width)
     place.comm.reduce_scatter(mine, stacked, place.grid.group("layer"), lay.layers)
     return mine[: lay.block_size(place.i, place.layer)]
-
-
-class _Aggregate(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, algo: GridAlgorithm) -> Tensor:
-        ctx.algo = algo
-        with algo.place.comm.log.phase("forward_aggregation"):
-            return summa_spmm(algo.place, algo.at, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        algo = ctx.algo
-        with algo.place.comm.log.phase("backward_aggregation"):
-            return summa_spmm(algo.place, algo.a, grad.contiguous()), None
 
 
 def gather_columns(place: GridPlace, x: Tensor, width: int) -> Tensor:
@@ -297,8 +285,8 @@ class GridAlgorithm:
         return self._data
 
     def aggregate(self, h: Tensor) -> Tensor:
-        result: Tensor = _Aggregate.apply(h, self)
-        return result
+        return paired_spmm(h, partial(summa_spmm, self.place, self.at),
+                           partial(summa_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         result: Tensor = _Transform.apply(h, weight, self.place)

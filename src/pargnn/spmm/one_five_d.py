@@ -18,6 +18,7 @@ with the full gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import scipy.sparse as sp
@@ -38,6 +39,7 @@ from pargnn.spmm.contract import (
 )
 from pargnn.spmm.grid import attention_not_distributed
 from pargnn.spmm.layout import balanced_offsets
+from pargnn.spmm.paired import paired_spmm
 
 
 @dataclass(frozen=True)
@@ -106,20 +108,6 @@ def replicated_spmm(place: ReplicatedPlace, blocks: dict[int, SparseBlock], x: T
     return out
 
 
-class _Aggregate(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, algo: OneFiveD) -> Tensor:
-        ctx.algo = algo
-        with algo.place.comm.log.phase("forward_aggregation"):
-            return replicated_spmm(algo.place, algo.at, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        algo = ctx.algo
-        with algo.place.comm.log.phase("backward_aggregation"):
-            return replicated_spmm(algo.place, algo.a, grad.contiguous()), None
-
-
 class _TeamSumGradient(torch.autograd.Function):
     """Identity forward; the backward all-reduces a parameter's gradient within the team."""
 
@@ -153,8 +141,8 @@ class OneFiveD:
         return self._data
 
     def aggregate(self, h: Tensor) -> Tensor:
-        result: Tensor = _Aggregate.apply(h, self)
-        return result
+        return paired_spmm(h, partial(replicated_spmm, self.place, self.at),
+                           partial(replicated_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         shared: Tensor = _TeamSumGradient.apply(weight, self.place)
