@@ -4,8 +4,8 @@ Each model trains with its published settings (:data:`PRESETS`): GCN with Kipf &
 (2 layers, hidden 16, dropout 0.5, lr 0.01, weight decay 5e-4, 200 epochs), GAT with
 Velickovic et al.'s (8 heads x 8 hidden, ELU, dropout 0.6 on inputs and attention, lr 0.005,
 weight decay 5e-4; they stopped early with a patience of 100 epochs, which ends between a few
-hundred and a thousand epochs: we train 500); GraphSAGE and GIN with the GCN settings. The test accuracy of each run is
-the one at its best validation epoch.
+hundred and a thousand epochs: we train 500); GraphSAGE and GIN with the GCN settings. The
+test accuracy of each run is the one at its best validation epoch.
 
 Run (the offline datasets live in ../shared/datasets beside the repository)::
 
