@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from pargnn.nn.init import glorot_
 from pargnn.spmm.contract import Algorithm
 
 
@@ -66,14 +65,11 @@ class GATConv(nn.Module):
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Glorot-uniform weights and attention vectors, zero bias."""
-        with torch.no_grad():
-            for p in (self.weight, self.att_src, self.att_dst, self.residual):
-                if p is not None:
-                    fan_in, fan_out = p.shape[0], p.shape[1]
-                    bound = math.sqrt(6.0 / (fan_in + fan_out))
-                    draw = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                    p.copy_((draw * 2 - 1) * bound)
-            if self.bias is not None:
+        for p in (self.weight, self.att_src, self.att_dst, self.residual):
+            if p is not None:
+                glorot_(p, generator)
+        if self.bias is not None:
+            with torch.no_grad():
                 self.bias.zero_()
 
     def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from pargnn.nn.init import CheaperOrder, glorot_
 from pargnn.spmm.contract import Algorithm
 
 
-class GCNConv(nn.Module):
+class GCNConv(CheaperOrder, nn.Module):
     r"""Graph convolution ``Z = Â^T H W + b``.
 
     Matrix form: ``Z = Â^T H W + b`` with ``Â`` the normalised adjacency
@@ -37,25 +36,11 @@ class GCNConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(in_features, out_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
-    @property
-    def transforms_first(self) -> bool:
-        return self.in_features > self.out_features
-
-    @property
-    def aggregation_width(self) -> int:
-        return self.out_features if self.transforms_first else self.in_features
-
-    @property
-    def aggregates_input(self) -> bool:
-        return not self.transforms_first
-
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Glorot-uniform weight, zero bias; drawn from ``generator`` so every rank agrees."""
-        bound = math.sqrt(6.0 / (self.in_features + self.out_features))
-        with torch.no_grad():
-            values = torch.rand(self.weight.shape, generator=generator, dtype=torch.float64)
-            self.weight.copy_((values * 2 - 1) * bound)
-            if self.bias is not None:
+        glorot_(self.weight, generator)
+        if self.bias is not None:
+            with torch.no_grad():
                 self.bias.zero_()
 
     def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:

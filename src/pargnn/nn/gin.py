@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pargnn.nn.init import glorot_
 from pargnn.spmm.contract import Algorithm
 
 
@@ -45,11 +44,9 @@ class GINConv(nn.Module):
         return self.in_features
 
     def reset_parameters(self, generator: torch.Generator) -> None:
+        for weight in (self.weight1, self.weight2):
+            glorot_(weight, generator)
         with torch.no_grad():
-            for p in (self.weight1, self.weight2):
-                bound = math.sqrt(6.0 / (p.shape[0] + p.shape[1]))
-                draw = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                p.copy_((draw * 2 - 1) * bound)
             for b in (self.bias1, self.bias2):
                 if b is not None:
                     b.zero_()

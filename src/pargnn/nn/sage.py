@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from pargnn.nn.init import CheaperOrder, glorot_
 from pargnn.spmm.contract import Algorithm
 
 
-class SAGEConv(nn.Module):
+class SAGEConv(CheaperOrder, nn.Module):
     r"""``Z = mean_agg(H) W_neigh + H W_root + b``.
 
     Per vertex: ``z_j = W_neigh^T mean_{i in N_in(j)} h_i + W_root^T h_j + b``; the mean runs
@@ -33,25 +32,11 @@ class SAGEConv(nn.Module):
         self.weight_root = nn.Parameter(torch.empty(in_features, out_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
-    @property
-    def transforms_first(self) -> bool:
-        return self.in_features > self.out_features
-
-    @property
-    def aggregation_width(self) -> int:
-        return self.out_features if self.transforms_first else self.in_features
-
-    @property
-    def aggregates_input(self) -> bool:
-        return not self.transforms_first
-
     def reset_parameters(self, generator: torch.Generator) -> None:
-        bound = math.sqrt(6.0 / (self.in_features + self.out_features))
-        with torch.no_grad():
-            for p in (self.weight_neigh, self.weight_root):
-                draw = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                p.copy_((draw * 2 - 1) * bound)
-            if self.bias is not None:
+        for weight in (self.weight_neigh, self.weight_root):
+            glorot_(weight, generator)
+        if self.bias is not None:
+            with torch.no_grad():
                 self.bias.zero_()
 
     def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:
