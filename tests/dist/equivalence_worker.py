@@ -26,6 +26,7 @@ class Case:
     layers: int = 2
     permute: bool = False
     model: str = "gcn"
+    heads: int = 3  # GAT: 3 heads of 7 columns, so that column slices cut through heads
 
 
 def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
     config = TrainConfig(dataset=graph.name, nprocs=case.nprocs, algo=case.algo, grid=case.grid,
                          replication=case.replication, layers=case.layers, hidden=7,
                          dropout=dropout, dtype="float64", permute=case.permute,
-                         model=case.model)
+                         model=case.model, heads=case.heads)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     log = CommLog()
     algorithm = build_algorithm(graph, config, spec, Communicator(log), torch.device("cpu"))

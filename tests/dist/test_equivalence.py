@@ -57,9 +57,10 @@ def random_graph(n: int = 29, f: int = 10, classes: int = 5, seed: int = 7) -> G
                             test_mask=masks[2], num_classes=classes)
 
 
-def reference(graph: Graph, layers: int, model_name: str = "gcn") -> dict[str, Any]:
+def reference(graph: Graph, layers: int, model_name: str = "gcn", heads: int = 3
+              ) -> dict[str, Any]:
     config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                         model=model_name)
+                         model=model_name, heads=heads)
     algorithm = build_single_process(graph, config, torch.device("cpu"))
     model = build_model(config, graph).double()
     logits = model(algorithm, algorithm.data.features, epoch=EPOCH)
@@ -84,7 +85,7 @@ def assemble(graph: Graph, results: list[dict[str, Any]]) -> torch.Tensor:
 
 def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
     config = TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                         permute=case.permute, model=case.model)
+                         permute=case.permute, model=case.model, heads=case.heads)
     prepared = prepare_graph(graph, config)
     layers = model_ops(list(build_model(config, graph).layers()))
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
@@ -116,7 +117,7 @@ def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) 
 def compare(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
     check_no_full_copy(graph, case, results)
     check_traffic(graph, case, results)
-    ref = reference(graph, case.layers, case.model)
+    ref = reference(graph, case.layers, case.model, case.heads)
     logits = assemble(graph, results)
     assert not torch.isnan(logits).any(), "some block of the output was never computed"
     torch.testing.assert_close(logits, ref["logits"], rtol=1e-5, atol=1e-8)

@@ -10,7 +10,8 @@ Counting convention (per rank, per call; a group of one process issues no call a
 nothing):
 
 * ``broadcast``: the bytes of the tensor (the root sends it, every other member receives it);
-* ``all_reduce``: the bytes of the tensor;
+* ``all_reduce`` (sum or max): the bytes of the tensor;
+* ``reduce`` (a sum to one root): the bytes of the tensor;
 * ``all_gather``: the bytes this rank receives from the others (output minus its own input);
 * ``reduce_scatter``: the bytes this rank sends to the others (input minus its own output);
 * ``all_to_all``: the bytes this rank sends to the others (its own split excluded).
@@ -134,11 +135,21 @@ class Communicator:
             self._timed("broadcast", nbytes(tensor),
                         lambda: dist.broadcast(tensor, src=src, group=group))
 
-    def all_reduce(self, tensor: Tensor, group: ProcessGroup | None, size: int) -> None:
-        """Sum ``tensor`` in place over the ``size`` members of ``group``."""
+    def all_reduce(self, tensor: Tensor, group: ProcessGroup | None, size: int,
+                   maximum: bool = False) -> None:
+        """Sum (or, with ``maximum``, take the largest of) ``tensor`` in place over the
+        ``size`` members of ``group``."""
+        op = dist.ReduceOp.MAX if maximum else dist.ReduceOp.SUM
         if size > 1 and tensor.numel():
             self._timed("all_reduce", nbytes(tensor),
-                        lambda: dist.all_reduce(tensor, group=group))
+                        lambda: dist.all_reduce(tensor, op=op, group=group))
+
+    def reduce(self, tensor: Tensor, dst: int, group: ProcessGroup | None, size: int) -> None:
+        """Sum ``tensor`` over the ``size`` members of ``group`` into global rank ``dst``'s
+        copy (the others' copies are left undefined)."""
+        if size > 1 and tensor.numel():
+            self._timed("reduce", nbytes(tensor),
+                        lambda: dist.reduce(tensor, dst=dst, group=group))
 
     def all_gather(self, output: Tensor, tensor: Tensor, group: ProcessGroup | None,
                    size: int) -> None:

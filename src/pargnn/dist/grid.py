@@ -160,6 +160,27 @@ class ProcessGrid:
             device_type, spec.shape, mesh_dim_names=spec.dim_names
         )
         self.rank = dist.get_rank()
+        self._peers = self._make_peer_group()
+
+    def _make_peer_group(self) -> dist.ProcessGroup | None:
+        """On a grid with both a column and a layer dimension, the group of the processes
+        that share this one's row coordinate (DeviceMesh names single dimensions only)."""
+        if self.spec.dim_names != GRID_DIMS or min(self.spec.shape[1:]) == 1:
+            return None
+        rows, cols, layers = self.spec.shape
+        members = [[i * cols * layers + k for k in range(cols * layers)] for i in range(rows)]
+        group, _ = dist.new_subgroups_by_enumeration(members)
+        return group
+
+    def peers(self) -> tuple[dist.ProcessGroup | None, int]:
+        """The processes of this one's grid row ``(i, *, *)`` (all columns and layers), and
+        how many there are: the group over which a vertex's in-edges are spread."""
+        cols, layers = self.size("col"), self.size("layer")
+        if self._peers is not None:
+            return self._peers, cols * layers
+        if cols > 1:
+            return self.group("col"), cols
+        return (self.group("layer") if layers > 1 else None), layers
 
     def size(self, dim: str) -> int:
         return int(self.mesh.size(self.spec.dim_names.index(dim)))

@@ -77,7 +77,7 @@ class GATConv(nn.Module):
         s_src = algorithm.head_scores(g, self.att_src)
         s_dst = algorithm.head_scores(g, self.att_dst)
         p = self.attention_dropout if self.training else 0.0
-        z = algorithm.attend(g, s_src, s_dst, heads=self.heads,
+        z = algorithm.attend(g, s_src, s_dst, heads=self.heads, head_width=self.head_width,
                              negative_slope=self.negative_slope, dropout=p, key=attention_key)
         if not self.concat and self.heads > 1:
             z = algorithm.transform(z, self.head_mean.to(z.dtype))

@@ -103,11 +103,12 @@ class Algorithm(Protocol):
         from ``h`` ``(rows, K f')`` and ``attention`` ``(K, f')``."""
         ...
 
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
         """Graph attention: ``z_j = sum_i alpha_ij h_i`` per head with
         ``alpha = softmax_{in-edges of j} LeakyReLU(s_src[i] + s_dst[j])``, attention dropout
-        keyed by (``key``, global edge, head). Shapes: ``h`` ``(rows, K f')`` -> same."""
+        keyed by (``key``, global edge, head); ``head_width`` is ``f'``. Shapes: ``h``
+        ``(rows, K f')`` -> same."""
         ...
 
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:

@@ -1,20 +1,8 @@
-"""Full-graph training on a ``Pr x Pc x Pl`` process grid: CAGNET's 1D, 2D and 3D in one engine.
+"""The :class:`~pargnn.spmm.contract.Algorithm` of a ``Pr x Pc x Pl`` grid (1D, 2D, 3D).
 
-Layout (see :mod:`pargnn.spmm.layout`): process ``(i, j, l)`` holds rows ``B[i, l]`` and
-feature columns ``F[j]`` of every dense matrix. The aggregation ``Y = S X`` (``S = A^T``
-forward, ``S = A`` backward) runs in two steps:
-
-1. **SUMMA over the slab of layer l.** For each stage ``s = 0 .. Pr - 1`` the sparse block
-   ``S[V[i], B[s, l]]`` (stored on ``(i, s mod Pc, l)``) is broadcast along the grid row
-   ``(i, *, l)`` and the dense block ``X[B[s, l], F[j]]`` (on ``(s, j, l)``) along the grid
-   column ``(*, j, l)``; every process accumulates ``Y_l[V[i], F[j]] += S_block X_block``.
-2. **Reduction across layers.** ``Y = sum_l Y_l`` is reduce-scattered along ``(i, j, *)`` so
-   that ``(i, j, l)`` keeps rows ``B[i, l]`` (blocks padded to equal size for the collective).
-
-With ``Pc = Pl = 1`` this is CAGNET's 1D algorithm (each block of ``X`` broadcast in turn;
-the sparse blocks never move); with ``Pl = 1`` it is the 2D SUMMA (stationary output); with
-``Pl > 1`` the 3D split with its reduction across layers. The backward pass of the aggregation
-is the same procedure with ``A`` in place of ``A^T``, so directed graphs need no special case.
+The aggregation is the SUMMA of :mod:`pargnn.spmm.summa` (the layout and the data movement are
+described there), graph attention that of :mod:`pargnn.spmm.grid_attention`. This module adds
+the dense steps on the same layout.
 
 The dense transform ``Z = X W`` multiplies the local ``X[B, F[j]]`` by the rows ``F[j]`` of
 the replicated ``W`` and reduce-scatters the partial products along the grid row so that each
@@ -24,21 +12,17 @@ process keeps its output columns; its backward all-gathers ``dZ`` along the row 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pargnn.dist.comm import Communicator
-from pargnn.dist.grid import ProcessGrid
-from pargnn.errors import ConfigError
 from pargnn.nn.dropout import keyed_dropout
-from pargnn.spmm.blocks import SparseBlock, block_nnz, index_dtype_for, sub_block
+from pargnn.spmm.block_attention import StoredEdges
+from pargnn.spmm.blocks import SparseBlock
 from pargnn.spmm.contract import (
     Counts,
     LocalData,
@@ -46,144 +30,14 @@ from pargnn.spmm.contract import (
     split_of,
     tensor_bytes,
 )
-from pargnn.spmm.layout import GridLayout
+from pargnn.spmm.grid_attention import (
+    AttentionStep,
+    grid_attend,
+    grid_head_scores,
+    stored_edges,
+)
 from pargnn.spmm.paired import paired_spmm
-
-
-@dataclass(frozen=True)
-class GridPlace:
-    """This process's coordinates, groups and the grid's sizes."""
-
-    grid: ProcessGrid
-    comm: Communicator
-    layout: GridLayout
-    device: torch.device
-    dtype: torch.dtype
-
-    @property
-    def i(self) -> int:
-        return self.grid.coord("row")
-
-    @property
-    def j(self) -> int:
-        return self.grid.coord("col")
-
-    @property
-    def layer(self) -> int:
-        return self.grid.coord("layer")
-
-    @property
-    def rows(self) -> tuple[int, int]:
-        return self.layout.block(self.i, self.layer)
-
-    def cols(self, width: int) -> tuple[int, int]:
-        return self.layout.features(width, self.j)
-
-
-@dataclass(frozen=True)
-class Operator:
-    """One process's share of ``S`` (``A^T`` or ``A``) in the SUMMA arrangement.
-
-    ``owned[s]`` is ``S[V[i], B[s, l]]`` for the stages ``s`` with ``s mod Pc == j``;
-    ``nnz[s]`` is the non-zero count of that block for every stage (receive buffers).
-    """
-
-    owned: dict[int, SparseBlock]
-    nnz: tuple[int, ...]
-    index_dtype: torch.dtype
-
-
-def build_operator(matrix: sp.csr_array, place: GridPlace) -> Operator:
-    lay, i, j, layer = place.layout, place.i, place.j, place.layer
-    rows = lay.grid_row(i)
-    nnz, owned = [], {}
-    for s in range(lay.rows):
-        cols = lay.block(s, layer)
-        nnz.append(block_nnz(matrix, rows, cols))
-        if s % lay.cols == j:
-            owned[s] = SparseBlock.from_scipy(sub_block(matrix, rows, cols), place.dtype,
-                                              place.device)
-    return Operator(owned, tuple(nnz), index_dtype_for(matrix.shape[0], matrix.nnz))
-
-
-def summa_spmm(place: GridPlace, op: Operator, x: Tensor) -> Tensor:
-    """``S X`` for ``X`` in the grid layout; the result is in the grid layout too."""
-    lay, grid, comm = place.layout, place.grid, place.comm
-    i, layer = place.i, place.layer
-    v_lo, v_hi = lay.grid_row(i)
-    width = x.shape[1]
-    out = torch.zeros(v_hi - v_lo, width, dtype=x.dtype, device=x.device)
-    for s in range(lay.rows):
-        block = _sparse_stage(place, op, s)
-        xs = x if s == i else x.new_empty(lay.block_size(s, layer), width)
-        comm.broadcast(xs, grid.global_rank(row=s), grid.group("row"), lay.rows)
-        if block.nnz and width:
-            out += torch.sparse.mm(block.tensor(), xs)
-    return _reduce_layers(place, out)
-
-
-def _sparse_stage(place: GridPlace, op: Operator, s: int) -> SparseBlock:
-    lay, grid = place.layout, place.grid
-    owner = s % lay.cols
-    if owner == place.j:
-        block = op.owned[s]
-    else:
-        v_lo, v_hi = lay.grid_row(place.i)
-        block = SparseBlock.empty_like_shape(v_hi - v_lo, lay.block_size(s, place.layer), op.nnz[s],
-                                             op.index_dtype, place.dtype, place.device)
-    source = grid.global_rank(col=owner)
-    place.comm.broadcast(block.indices, source, grid.group("col"), lay.cols)
-    place.comm.broadcast(block.values, source, grid.group("col"), lay.cols)
-    return block
-
-
-def _reduce_layers(place: GridPlace, partial: Tensor) -> Tensor:
-    """Sum the layers' partial ``Y[V[i]]`` and keep rows ``B[i, l]`` (padded collective)."""
-    lay = place.layout
-    if lay.layers == 1:
-        return partial
-    pad, width = lay.max_block(), partial.shape[1]
-    stacked = partial.new_zeros(lay.layers * pad, width)
-    base = lay.grid_row(place.i)[0]
-    for k in range(lay.layers):
-        lo, hi = lay.block(place.i, k)
-        stacked[k * pad: k * pad + hi - lo] = partial[lo - base: hi - base]
-    mine = partial.new_empty(pad, width)
-    place.comm.reduce_scatter(mine, stacked, place.grid.group("layer"), lay.layers)
-    return mine[: lay.block_size(place.i, place.layer)]
-
-
-def gather_columns(place: GridPlace, x: Tensor, width: int) -> Tensor:
-    """``X[B, :]`` from every process's ``X[B, F[j]]`` along the grid row (padded)."""
-    lay = place.layout
-    if lay.cols == 1:
-        return x
-    pad = lay.max_features(width)
-    mine = x.new_zeros(pad, x.shape[0])
-    mine[: x.shape[1]] = x.T
-    gathered = x.new_empty(lay.cols * pad, x.shape[0])
-    place.comm.all_gather(gathered, mine, place.grid.group("col"), lay.cols)
-    parts = [gathered[k * pad: k * pad + _span(lay.features(width, k))] for k in range(lay.cols)]
-    return torch.cat(parts).T.contiguous()
-
-
-def scatter_columns(place: GridPlace, partial: Tensor) -> Tensor:
-    """Sum every process's full-width ``partial`` along the grid row; keep columns ``F[j]``."""
-    lay, width = place.layout, partial.shape[1]
-    if lay.cols == 1:
-        return partial
-    pad = lay.max_features(width)
-    stacked = partial.new_zeros(lay.cols * pad, partial.shape[0])
-    for k in range(lay.cols):
-        lo, hi = lay.features(width, k)
-        stacked[k * pad: k * pad + hi - lo] = partial[:, lo:hi].T
-    mine = partial.new_empty(pad, partial.shape[0])
-    place.comm.reduce_scatter(mine, stacked, place.grid.group("col"), lay.cols)
-    return mine[: _span(place.cols(width))].T.contiguous()
-
-
-def _span(r: tuple[int, int]) -> int:
-    return r[1] - r[0]
+from pargnn.spmm.summa import GridPlace, Operator, gather_columns, scatter_columns, summa_spmm
 
 
 class _Transform(torch.autograd.Function):
@@ -196,15 +50,17 @@ class _Transform(torch.autograd.Function):
             return scatter_columns(place, x @ weight[lo:hi])
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor | None, None]:
         x, weight = ctx.saved_tensors
         place: GridPlace = ctx.place
         lo, hi = place.cols(weight.shape[0])
         with place.comm.log.phase("dense_transform"):
             full = gather_columns(place, grad.contiguous(), weight.shape[1])
-            grad_weight = torch.zeros_like(weight)
-            grad_weight[lo:hi] = x.T @ full
-            place.comm.all_reduce(grad_weight, None, place.grid.spec.size)
+            grad_weight = None
+            if ctx.needs_input_grad[1]:  # not for a fixed matrix (GAT's mean over heads)
+                grad_weight = torch.zeros_like(weight)
+                grad_weight[lo:hi] = x.T @ full
+                place.comm.all_reduce(grad_weight, None, place.grid.spec.size)
         return full @ weight[lo:hi].T, grad_weight, None
 
 
@@ -270,14 +126,18 @@ class GridAlgorithm:
         data: its rows ``B[i, l]`` and feature columns ``F[j]`` of the vertex data.
         num_classes: width of the logits.
         global_counts: number of vertices in each split over the whole graph.
+        original_ids: the input graph's id of the vertex at each position, when the run
+            permutes the vertices (``None``: position is id); keys attention dropout.
     """
 
     def __init__(self, place: GridPlace, at: Operator, a: Operator, data: LocalData,
-                 num_classes: int, global_counts: dict[str, int]) -> None:
+                 num_classes: int, global_counts: dict[str, int],
+                 original_ids: np.ndarray | None = None) -> None:
         self.place, self.at, self.a = place, at, a
         self._data = data
         self.num_classes = num_classes
         self.global_counts = global_counts
+        self.original_ids = original_ids
         self.replicas = place.layout.cols  # processes that hold the same rows
 
     @property
@@ -301,11 +161,17 @@ class GridAlgorithm:
         return result
 
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
-        raise attention_not_distributed(self.place.grid.spec.algorithm)
+        return grid_head_scores(self.place, h, attention)
 
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+    @cached_property
+    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
+        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
+        return stored_edges(self.place, self.at, self.original_ids)
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
-        raise attention_not_distributed(self.place.grid.spec.algorithm)
+        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
+        return grid_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
 
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         lo, hi = self.place.cols(width)
@@ -343,13 +209,6 @@ class GridAlgorithm:
             self.place.comm.all_reduce(counts, None, self.place.grid.spec.size)
         correct_all, total_all = (int(c) // self.replicas for c in counts.tolist())
         return Counts(correct=correct_all, total=total_all)
-
-
-def attention_not_distributed(algorithm: str) -> ConfigError:
-    return ConfigError(
-        f"--model gat does not run on --algo {algorithm} yet (graph attention is single-process "
-        "for now); use --nprocs 1, or --model gcn, sage or gin"
-    )
 
 
 def global_split_counts(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict[str, int]:

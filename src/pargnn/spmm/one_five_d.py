@@ -18,17 +18,20 @@ with the full gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
+import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from pargnn.dist.comm import Communicator
+from pargnn.dist.differentiable import sum_gradient
 from pargnn.dist.grid import ProcessGrid
 from pargnn.nn.dropout import keyed_dropout
+from pargnn.spmm.block_attention import StoredEdges, partial_head_scores
 from pargnn.spmm.blocks import SparseBlock, sub_block
 from pargnn.spmm.contract import (
     Counts,
@@ -37,9 +40,10 @@ from pargnn.spmm.contract import (
     split_of,
     tensor_bytes,
 )
-from pargnn.spmm.grid import attention_not_distributed
+from pargnn.spmm.grid_attention import BACKWARD, AttentionStep
 from pargnn.spmm.layout import balanced_offsets
 from pargnn.spmm.paired import paired_spmm
+from pargnn.spmm.replicated_attention import replicated_attend, replicated_stored_edges
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def replicated_spmm(place: ReplicatedPlace, blocks: dict[int, SparseBlock], x: T
     return out
 
 
-class _TeamSumGradient(torch.autograd.Function):
+class TeamSumGradient(torch.autograd.Function):
     """Identity forward; the backward all-reduces a parameter's gradient within the team."""
 
     @staticmethod
@@ -130,11 +134,12 @@ class OneFiveD:
 
     def __init__(self, place: ReplicatedPlace, at: dict[int, SparseBlock],
                  a: dict[int, SparseBlock], data: LocalData, num_classes: int,
-                 global_counts: dict[str, int]) -> None:
+                 global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
         self.place, self.at, self.a = place, at, a
         self._data = data
         self.num_classes = num_classes
         self.global_counts = global_counts
+        self.original_ids = original_ids
 
     @property
     def data(self) -> LocalData:
@@ -145,23 +150,35 @@ class OneFiveD:
                            partial(replicated_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
-        shared: Tensor = _TeamSumGradient.apply(weight, self.place)
+        shared: Tensor = TeamSumGradient.apply(weight, self.place)
         return h @ shared
 
     def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
-        shared: Tensor = _TeamSumGradient.apply(bias, self.place)
+        shared: Tensor = TeamSumGradient.apply(bias, self.place)
         return h + shared
 
     def scale(self, h: Tensor, factor: Tensor) -> Tensor:
-        shared: Tensor = _TeamSumGradient.apply(factor, self.place)
+        shared: Tensor = TeamSumGradient.apply(factor, self.place)
         return h * shared
 
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
-        raise attention_not_distributed("1.5d")
+        """Local scores of rows ``B[i]`` (every column is here); each replica uses them for
+        its own stages' edges, so their gradient is summed over the replicas."""
+        heads, width = attention.shape
+        shared: Tensor = TeamSumGradient.apply(attention, self.place)
+        scores = partial_head_scores(h, shared, (0, heads * width))
+        return sum_gradient(scores, self.place.comm, self.place.grid.group("rep"),
+                            self.place.replication, BACKWARD)
 
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+    @cached_property
+    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
+        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
+        return replicated_stored_edges(self.place, self.at, self.original_ids)
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
-        raise attention_not_distributed("1.5d")
+        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
+        return replicated_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
 
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         columns = torch.arange(width, device=h.device)

@@ -57,7 +57,7 @@ class SingleProcess:
         at = self.operator.at
         return EdgeStructure.from_csr(at.crow_indices(), at.col_indices(), int(at.shape[1]))
 
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int,
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
         edges = self.edges
         alpha = edge_softmax(edges, edge_scores(edges, s_src, s_dst, negative_slope))

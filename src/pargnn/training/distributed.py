@@ -21,9 +21,10 @@ from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency
 from pargnn.nn.models import MODELS
 from pargnn.spmm.contract import LocalData
-from pargnn.spmm.grid import GridAlgorithm, GridPlace, build_operator, global_split_counts
+from pargnn.spmm.grid import GridAlgorithm, global_split_counts
 from pargnn.spmm.layout import GridLayout
 from pargnn.spmm.one_five_d import OneFiveD, ReplicatedPlace, build_stage_blocks
+from pargnn.spmm.summa import GridPlace, build_operator
 from pargnn.training.config import TrainConfig
 from pargnn.training.setup import DTYPES, prepared_features
 
@@ -112,6 +113,7 @@ def build_grid_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec,
         data=grid_local_data(prepared, place),
         num_classes=prepared.num_classes,
         global_counts=counts,
+        original_ids=prepared.original_ids if config.permute else None,
     )
 
 
@@ -129,4 +131,5 @@ def build_one_five_d(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Co
         data=grid_local_data(prepared, place),
         num_classes=prepared.num_classes,
         global_counts=counts,
+        original_ids=prepared.original_ids if config.permute else None,
     )

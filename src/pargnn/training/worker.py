@@ -18,7 +18,6 @@ from pargnn.dist.comm import CommLog, Communicator
 from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import WorkerContext, launch, run_under_torchrun, under_torchrun
 from pargnn.graph.datasets import load_dataset
-from pargnn.spmm.grid import attention_not_distributed
 from pargnn.training.config import TrainConfig
 from pargnn.training.distributed import build_algorithm
 from pargnn.training.estimate import estimate_epoch
@@ -125,8 +124,6 @@ def merge_reports(reports: list[RankReport]) -> TrainResult:
 
 def train_distributed(config: TrainConfig) -> TrainResult:
     """Spawn ``config.nprocs`` local processes, or join torchrun's; merge their reports."""
-    if config.model == "gat":
-        raise attention_not_distributed(config.algo)
     backend = "nccl" if resolve_device(config.device).type == "cuda" else "gloo"
     if under_torchrun():
         world = int(os.environ["WORLD_SIZE"])
