@@ -66,7 +66,8 @@ def trajectory_config(case: Case, data_root: str) -> TrainConfig:
     """A 20-epoch float32 Cora run with dropout, as the trajectory test trains it."""
     return TrainConfig(dataset="cora", data_root=data_root, nprocs=case.nprocs, algo=case.algo,
                        grid=case.grid, replication=case.replication, layers=case.layers,
-                       epochs=20, quiet=True, permute=case.permute)
+                       epochs=20, quiet=True, permute=case.permute, model=case.model,
+                       heads=case.heads)
 
 
 def run_cora_cases(ctx: Any, payload: tuple[Graph, list[Case], str]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ LAYOUTS = [
     Case("3d", 8, "2x2x2"), Case("3d", 4, "1x2x2"),
 ]
 CASES = ([replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
-         + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin")])
+         + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin", "gat")])
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
 

@@ -33,8 +33,11 @@ class Op:
     """One communicating step of a layer's forward pass, in order.
 
     ``kind`` is ``aggregate`` (an SpMM of ``width`` columns), ``transform`` (``h W`` with a
-    ``f_in x f_out`` weight), ``bias`` (``width`` wide) or ``scale`` (a learnable scalar).
-    ``input_needs_grad`` is false only for an aggregation of the raw features.
+    ``f_in x f_out`` weight), ``bias`` (``width`` wide), ``scale`` (a learnable scalar),
+    ``head_scores`` (per-head dot products of a ``width``-wide matrix with a ``heads x
+    width / heads`` attention vector) or ``attend`` (graph attention over ``heads`` heads of a
+    ``width``-wide matrix). ``input_needs_grad`` is false only for an aggregation of the raw
+    features; ``weight_grad`` is false for a transform by a fixed matrix.
     """
 
     kind: str
@@ -42,13 +45,17 @@ class Op:
     f_in: int = 0
     f_out: int = 0
     input_needs_grad: bool = True
+    heads: int = 1
+    weight_grad: bool = True
 
 
 def layer_ops(layer: object, first: bool) -> list[Op]:
-    """The forward steps of a GCN, SAGE or GIN layer (see :mod:`pargnn.nn`)."""
+    """The forward steps of a GCN, GAT, SAGE or GIN layer (see :mod:`pargnn.nn`)."""
     kind = type(layer).__name__
     f_in, f_out = int(layer.in_features), int(layer.out_features)  # type: ignore[attr-defined]
     bias = getattr(layer, "bias", None) is not None or getattr(layer, "bias1", None) is not None
+    if kind == "GATConv":
+        return gat_ops(layer, f_in, f_out, bias)
     if kind == "GINConv":
         ops = [Op("aggregate", f_in, input_needs_grad=not first), Op("scale"),
                Op("transform", f_in=f_in, f_out=f_out)]
@@ -65,6 +72,18 @@ def layer_ops(layer: object, first: bool) -> list[Op]:
         ops.append(Op("transform", f_in=f_in, f_out=f_out))
     elif kind != "GCNConv":
         raise ValueError(f"no communication model for {kind} yet")
+    return ops + ([Op("bias", f_out)] if bias else [])
+
+
+def gat_ops(layer: object, f_in: int, f_out: int, bias: bool) -> list[Op]:
+    heads = int(layer.heads)  # type: ignore[attr-defined]
+    width = heads * int(layer.head_width)  # type: ignore[attr-defined]
+    ops = [Op("transform", f_in=f_in, f_out=width), Op("head_scores", width, heads=heads),
+           Op("head_scores", width, heads=heads), Op("attend", width, heads=heads)]
+    if not layer.concat and heads > 1:  # type: ignore[attr-defined]
+        ops.append(Op("transform", f_in=width, f_out=f_out, weight_grad=False))
+    if getattr(layer, "residual", None) is not None:
+        ops.append(Op("transform", f_in=f_in, f_out=f_out))
     return ops + ([Op("bias", f_out)] if bias else [])
 
 
@@ -157,7 +176,7 @@ def grid_transform(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) 
     rows = lay.block_size(r.i, r.layer)
     if lay.cols > 1:  # reduce-scatter forward, all-gather backward
         t.add("dense_transform", (lay.cols - 1) * lay.max_features(op.f_out) * rows * r.value_bytes)
-    if backward and world > 1:
+    if backward and world > 1 and op.weight_grad:
         t.add("dense_transform", op.f_in * op.f_out * r.value_bytes)
 
 
@@ -168,8 +187,62 @@ def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
         t.add("loss", (lay.cols - 1) * lay.max_features(classes) * rows * r.value_bytes)
 
 
+FORWARD_ATTENTION, BACKWARD_ATTENTION = "forward_attention", "backward_attention"
+
+
+def grid_head_scores(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
+    """Partial dot products all-reduced along the grid row (both ways); the attention
+    vector's gradient all-reduced over the grid."""
+    rows = r.layout.block_size(r.i, r.layer)
+    phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+    if r.layout.cols > 1:
+        t.add(phase, rows * op.heads * r.value_bytes)
+    if backward and world > 1:
+        t.add(phase, op.width * r.value_bytes)
+
+
+def grid_attend(t: Traffic, r: GridRank, op: Op, backward: bool) -> None:
+    """Scores gathered, the softmax's max and sum over the grid row's processes, and the
+    SUMMA with ``(nnz, K)`` weights (see :mod:`pargnn.spmm.grid_attention`)."""
+    lay, vb, k = r.layout, r.value_bytes, op.heads
+    v_lo, v_hi = lay.grid_row(r.i)
+    rows_v = v_hi - v_lo
+    w = _cols(r, op.width)
+    slab_pad = max(lay.block_size(s, r.layer) for s in range(lay.rows))
+    row_pad = max(lay.block_size(r.i, m) for m in range(lay.layers))
+    peers = lay.cols * lay.layers > 1
+    phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+    if lay.rows > 1:  # source scores: all-gather forward, reduce-scatter backward
+        t.add(phase, (lay.rows - 1) * slab_pad * k * vb)
+    if lay.layers > 1:  # destination scores, likewise across the layers
+        t.add(phase, (lay.layers - 1) * row_pad * k * vb)
+    if peers:  # forward: the max and the sum; backward: sum of alpha * dalpha
+        for _ in range(1 if backward else 2):
+            t.add(phase, rows_v * k * vb)
+    aggregation = "backward_aggregation" if backward else "forward_aggregation"
+    if backward and lay.layers > 1:  # dZ gathered across the layers
+        t.add(aggregation, (lay.layers - 1) * row_pad * w * vb)
+    for s in range(lay.rows):
+        nnz = r.counts.forward[s]
+        if lay.cols > 1:
+            t.add(aggregation, (rows_v + 1 + nnz) * r.index_bytes)
+            t.add(aggregation, nnz * k * vb)
+        if lay.rows > 1:
+            t.add(aggregation, lay.block_size(s, r.layer) * w * vb)
+        if backward and lay.cols > 1:  # dalpha reduced to the block's owner
+            t.add(aggregation, nnz * k * vb)
+        if backward and lay.rows > 1:  # dG reduced to (s, j, l)
+            t.add(aggregation, lay.block_size(s, r.layer) * w * vb)
+    if not backward and lay.layers > 1:
+        t.add(aggregation, (lay.layers - 1) * lay.max_block() * w * vb)
+
+
 def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
-    if op.kind == "aggregate":
+    if op.kind == "head_scores":
+        grid_head_scores(t, r, op, backward, world)
+    elif op.kind == "attend":
+        grid_attend(t, r, op, backward)
+    elif op.kind == "aggregate":
         if not backward:
             grid_spmm(t, r, op.width, r.counts.forward, "forward_aggregation")
         elif op.input_needs_grad:
@@ -239,14 +312,41 @@ def replicated_spmm(t: Traffic, r: ReplicatedRank, width: int, phase: str) -> No
         t.add(phase, r.block(r.i) * width * r.value_bytes)
 
 
+def replicated_attend(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
+    """As :func:`grid_attend` in the 1.5D layout (see :mod:`pargnn.spmm.replicated_attention`)."""
+    vb, k, rows = r.value_bytes, op.heads, r.block(r.i)
+    pad = max(r.block(b) for b in range(r.teams))
+    phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+    if r.teams > 1:  # source scores: all-gather forward, reduce-scatter backward
+        t.add(phase, (r.teams - 1) * pad * k * vb)
+    if r.replication > 1:
+        for _ in range(1 if backward else 2):
+            t.add(phase, rows * k * vb)
+    aggregation = "backward_aggregation" if backward else "forward_aggregation"
+    for s in r.stages():
+        if r.teams > 1:
+            t.add(aggregation, r.block(s) * op.width * vb)
+        if backward and r.teams > 1:  # dG reduced to (s, r)
+            t.add(aggregation, r.block(s) * op.width * vb)
+    if r.replication > 1:
+        t.add(aggregation, rows * op.width * vb)
+
+
 def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
     team = r.teams > 1
-    if op.kind == "aggregate":
+    if op.kind == "head_scores":  # local; gradients summed over the replicas and the team
+        if backward and r.replication > 1:
+            t.add(BACKWARD_ATTENTION, r.block(r.i) * op.heads * r.value_bytes)
+        if backward and team:
+            t.add(BACKWARD_ATTENTION, op.width * r.value_bytes)
+    elif op.kind == "attend":
+        replicated_attend(t, r, op, backward)
+    elif op.kind == "aggregate":
         if not backward:
             replicated_spmm(t, r, op.width, "forward_aggregation")
         elif op.input_needs_grad:
             replicated_spmm(t, r, op.width, "backward_aggregation")
-    elif backward and team:
+    elif backward and team and op.weight_grad:
         size = {"transform": op.f_in * op.f_out, "bias": op.width, "scale": 1}[op.kind]
         t.add("dense_transform", size * r.value_bytes)
 

@@ -112,7 +112,7 @@ def replicated_spmm(place: ReplicatedPlace, blocks: dict[int, SparseBlock], x: T
     return out
 
 
-class TeamSumGradient(torch.autograd.Function):
+class _TeamSumGradient(torch.autograd.Function):
     """Identity forward; the backward all-reduces a parameter's gradient within the team."""
 
     @staticmethod
@@ -150,22 +150,23 @@ class OneFiveD:
                            partial(replicated_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
-        shared: Tensor = TeamSumGradient.apply(weight, self.place)
+        shared: Tensor = _TeamSumGradient.apply(weight, self.place)
         return h @ shared
 
     def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
-        shared: Tensor = TeamSumGradient.apply(bias, self.place)
+        shared: Tensor = _TeamSumGradient.apply(bias, self.place)
         return h + shared
 
     def scale(self, h: Tensor, factor: Tensor) -> Tensor:
-        shared: Tensor = TeamSumGradient.apply(factor, self.place)
+        shared: Tensor = _TeamSumGradient.apply(factor, self.place)
         return h * shared
 
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
         """Local scores of rows ``B[i]`` (every column is here); each replica uses them for
         its own stages' edges, so their gradient is summed over the replicas."""
         heads, width = attention.shape
-        shared: Tensor = TeamSumGradient.apply(attention, self.place)
+        shared = sum_gradient(attention, self.place.comm, self.place.grid.group("row"),
+                              self.place.teams, BACKWARD)
         scores = partial_head_scores(h, shared, (0, heads * width))
         return sum_gradient(scores, self.place.comm, self.place.grid.group("rep"),
                             self.place.replication, BACKWARD)
