@@ -34,8 +34,9 @@ class ConsoleReport:
             f"{d['features']} features, {d['classes']} classes "
             f"(train/val/test {d['train']}/{d['val']}/{d['test']}) on {result.device}"
         )
+        share = " (rank 0's share)" if result.config.nprocs > 1 else ""
         self.console.print(
-            f"per epoch: {e['spmm_calls']} SpMMs over {e['nnz']:,} non-zeros "
+            f"per epoch{share}: {e['spmm_calls']} SpMMs over {e['nnz']:,} non-zeros "
             f"(widths {e['spmm_widths']}), {e['spmm_gflop']:.3g} GFLOP sparse, "
             f"{e['dense_gflop']:.3g} GFLOP dense"
         )
