@@ -27,6 +27,7 @@ class Case:
     permute: bool = False
     model: str = "gcn"
     heads: int = 3  # GAT: 3 heads of 7 columns, so that column slices cut through heads
+    partition: str | None = None  # sparsity-aware algorithms
 
 
 def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
     config = TrainConfig(dataset=graph.name, nprocs=case.nprocs, algo=case.algo, grid=case.grid,
                          replication=case.replication, layers=case.layers, hidden=7,
                          dropout=dropout, dtype="float64", permute=case.permute,
-                         model=case.model, heads=case.heads)
+                         model=case.model, heads=case.heads, partition=case.partition)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     log = CommLog()
     algorithm = build_algorithm(graph, config, spec, Communicator(log), torch.device("cpu"))

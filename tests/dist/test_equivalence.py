@@ -22,6 +22,7 @@ from pargnn.cost.exact import Traffic, model_ops, predict_epoch
 from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import launch
 from pargnn.graph.graph import Graph
+from pargnn.graph.partition import partition_graph
 from pargnn.training.config import TrainConfig
 from pargnn.training.distributed import prepare_graph
 from pargnn.training.setup import build_model, build_single_process
@@ -35,8 +36,13 @@ LAYOUTS = [
     Case("2d", 2, "1x2"), Case("2d", 4, "2x2"), Case("2d", 6, "2x3"), Case("2d", 6, "3x2"),
     Case("3d", 8, "2x2x2"), Case("3d", 4, "1x2x2"),
 ]
+SPARSITY_AWARE = [Case("sa1d", p, partition=method) for p in (2, 3, 4)
+                  for method in ("block", "random", "metis")]
 CASES = ([replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
-         + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin", "gat")])
+         + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin", "gat")]
+         + SPARSITY_AWARE
+         + [replace(c, model=model) for c in SPARSITY_AWARE if c.nprocs == 3
+            for model in ("sage", "gin", "gat")])
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
 
@@ -86,11 +92,15 @@ def assemble(graph: Graph, results: list[dict[str, Any]]) -> torch.Tensor:
 def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
     config = TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
                          permute=case.permute, model=case.model, heads=case.heads)
-    prepared = prepare_graph(graph, config)
+    order = offsets = None
+    if case.partition is not None:
+        partition = partition_graph(graph.adjacency(), case.nprocs, case.partition)
+        order, offsets = partition.order, partition.offsets
+    prepared = prepare_graph(graph, config, order)
     layers = model_ops(list(build_model(config, graph).layers()))
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     return predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
-                         graph.num_classes, value_bytes=8)
+                         graph.num_classes, value_bytes=8, offsets=offsets)
 
 
 def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
@@ -141,7 +151,8 @@ def run_world(world: int) -> list[list[dict[str, Any]]]:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.model}-{c.algo}-P{c.nprocs}-"
                          f"{c.grid or ''}{'rep' + str(c.replication) if c.replication else ''}"
-                         f"-L{c.layers}{'-perm' if c.permute else ''}")
+                         f"-L{c.layers}{'-perm' if c.permute else ''}"
+                         f"{'-' + c.partition if c.partition else ''}")
 def test_matches_single_process_reference(case: Case) -> None:
     cases = [c for c in CASES if c.nprocs == case.nprocs]
     results = run_world(case.nprocs)[cases.index(case)]

@@ -15,12 +15,14 @@ same steps in reverse.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
 from pargnn.dist.grid import GridSpec
+from pargnn.graph.partition import halo_matrix
 from pargnn.spmm.blocks import block_nnz
 from pargnn.spmm.layout import GridLayout, balanced_offsets
 
@@ -102,6 +104,11 @@ class Traffic:
         if nbytes > 0:
             self.calls[phase] += 1
             self.bytes[phase] += nbytes
+
+    def add_call(self, phase: str, nbytes: int) -> None:
+        """A call made even when this rank sends nothing (an all-to-all)."""
+        self.calls[phase] += 1
+        self.bytes[phase] += nbytes
 
     @property
     def total_bytes(self) -> int:
@@ -253,24 +260,72 @@ def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None
         t.add("dense_transform", (op.width if op.kind == "bias" else 1) * r.value_bytes)
 
 
+OpModel = Callable[[Traffic, GridRank, Op, bool, int], None]
+
+
 def grid_epoch(r: GridRank, layers: list[list[Op]], classes: int, world: int,
-               training: bool) -> Traffic:
+               training: bool, op_model: OpModel = grid_op) -> Traffic:
     """One training step (``training``) or one evaluation pass of one rank."""
     t = Traffic()
     for op in (op for layer in layers for op in layer):
-        grid_op(t, r, op, False, world)
+        op_model(t, r, op, False, world)
     if training:
         grid_class_gather(t, r, classes)
         if world > 1:
             t.add("loss", r.value_bytes)
         for op in reversed([op for layer in layers for op in layer]):
-            grid_op(t, r, op, True, world)
+            op_model(t, r, op, True, world)
     else:
         for _ in range(3):  # train, val, test accuracy
             grid_class_gather(t, r, classes)
             if world > 1:
                 t.add("loss", COUNT_BYTES)
     return t
+
+
+# -- sparsity-aware 1D --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HaloCounts:
+    """Rows rank ``i`` sends (to all others together) and receives, from ``halo_matrix``."""
+
+    sent: int
+    received: int
+    active: bool
+
+
+def sparsity_aware_op(halo: HaloCounts) -> OpModel:
+    """The op model of sa1d: halo all-to-alls for aggregation and attention, 1D otherwise."""
+
+    def model(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
+        rows = halo.received if backward else halo.sent  # backward returns the halo's gradient
+        if op.kind == "aggregate":
+            if halo.active and (not backward or op.input_needs_grad):
+                phase = "backward_aggregation" if backward else "forward_aggregation"
+                t.add_call(phase, rows * op.width * r.value_bytes)
+        elif op.kind == "attend":  # features and source scores travel together
+            if halo.active:
+                phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+                t.add_call(phase, rows * (op.width + op.heads) * r.value_bytes)
+        else:
+            grid_op(t, r, op, backward, world)
+
+    return model
+
+
+def sparsity_aware_epochs(spec: GridSpec, n: int, at: sp.csr_array, offsets: np.ndarray,
+                          layers: list[list[Op]], classes: int, value_bytes: int,
+                          training: bool) -> list[Traffic]:
+    """Per-rank traffic of sa1d; ``at`` is ``A^T`` in partition order."""
+    need = halo_matrix(at, offsets)
+    active = bool(need.sum() > 0)
+    out = []
+    for rank in range(spec.size):
+        layout = GridLayout(n, spec.size, 1, 1, offsets=tuple(int(o) for o in offsets))
+        r = GridRank(layout, rank, 0, 0, BlockCounts((), ()), value_bytes,
+                     INDEX_BYTES[max(n, at.nnz) < 2**31])
+        halo = HaloCounts(int(need[:, rank].sum()), int(need[rank].sum()), active)
+        out.append(grid_epoch(r, layers, classes, spec.size, training, sparsity_aware_op(halo)))
+    return out
 
 
 # -- 1.5D ---------------------------------------------------------------------------------------
@@ -370,9 +425,18 @@ def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool) 
 
 def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
                   layers: list[list[Op]], classes: int, value_bytes: int,
-                  training: bool = True) -> list[Traffic]:
-    """Per-rank traffic of one training step (or one evaluation pass) for ``spec``."""
+                  training: bool = True, offsets: np.ndarray | None = None) -> list[Traffic]:
+    """Per-rank traffic of one training step (or one evaluation pass) for ``spec``.
+
+    For the sparsity-aware algorithms ``at`` and ``a`` are in partition order and ``offsets``
+    are the partition's part offsets.
+    """
     world = spec.size
+    if spec.algorithm == "sa1d":
+        if offsets is None:
+            raise ValueError("sa1d needs the partition's offsets")
+        return sparsity_aware_epochs(spec, n, at, offsets, layers, classes, value_bytes,
+                                     training)
     if spec.algorithm == "1.5d":
         return [replicated_epoch(replicated_rank(spec, n, at, a, k, value_bytes), layers,
                                  training) for k in range(world)]

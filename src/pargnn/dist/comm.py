@@ -14,7 +14,8 @@ nothing):
 * ``reduce`` (a sum to one root): the bytes of the tensor;
 * ``all_gather``: the bytes this rank receives from the others (output minus its own input);
 * ``reduce_scatter``: the bytes this rank sends to the others (input minus its own output);
-* ``all_to_all``: the bytes this rank sends to the others (its own split excluded).
+* ``all_to_all``: the bytes this rank sends to the others (its own split excluded); a member
+  with nothing to send still makes the call and counts it, with 0 bytes.
 
 One call is one message in the counts; how the backend splits it into packets is its business.
 A call whose tensor is empty is skipped (every member knows the size, so all skip it).
@@ -22,6 +23,7 @@ A call whose tensor is empty is skipped (every member knows the size, so all ski
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +145,25 @@ class Communicator:
         if size > 1 and tensor.numel():
             self._timed("all_reduce", nbytes(tensor),
                         lambda: dist.all_reduce(tensor, op=op, group=group))
+
+    def all_to_all(self, output: Tensor, tensor: Tensor, output_rows: list[int],
+                   input_rows: list[int], group: ProcessGroup | None, size: int,
+                   own: int) -> None:
+        """Send ``input_rows[k]`` rows of ``tensor`` (in member order) to member ``k`` and
+        receive ``output_rows[k]`` rows from each into ``output``; ``own`` is this member's
+        index (its own split is not counted).
+
+        Every member must call it, even one with nothing to send or receive: whether an
+        exchange happens at all is the caller's decision, taken from what all members know.
+        """
+        if size > 1:
+            row_bytes = math.prod(tensor.shape[1:]) * tensor.element_size()
+            sent = (sum(input_rows) - input_rows[own]) * row_bytes
+            self._timed("all_to_all", sent, lambda: dist.all_to_all_single(
+                output, tensor, output_split_sizes=output_rows, input_split_sizes=input_rows,
+                group=group))
+        else:
+            output.copy_(tensor)
 
     def reduce(self, tensor: Tensor, dst: int, group: ProcessGroup | None, size: int) -> None:
         """Sum ``tensor`` over the ``size`` members of ``group`` into global rank ``dst``'s

@@ -5,7 +5,7 @@ Each algorithm lays its P processes out on a grid with named dimensions:
 =========  ===================  ==================================================
 algorithm  shape                dimensions
 =========  ===================  ==================================================
-1d         P x 1 x 1            row (vertex blocks), col, layer (both of size 1)
+1d, sa1d   P x 1 x 1            row (vertex blocks), col, layer (both of size 1)
 1.5d       P/c x c              row (vertex blocks), rep (replicas of a block row)
 2d         Pr x Pc x 1          row (vertex blocks), col (feature blocks), layer
 3d         Pr x Pc x Pl         row, col, layer (slabs of the contraction dimension)
@@ -25,7 +25,8 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from pargnn.errors import ConfigError
 
-ALGORITHMS = ("1d", "1.5d", "2d", "3d")
+ALGORITHMS = ("1d", "1.5d", "2d", "3d", "sa1d")
+SPARSITY_AWARE = ("sa1d",)
 GRID_DIMS = ("row", "col", "layer")
 REPLICATED_DIMS = ("row", "rep")
 
@@ -106,10 +107,11 @@ def plan_grid(algorithm: str, nprocs: int, grid: str | None = None,
         raise ConfigError(f"--nprocs must be >= 1, got {nprocs}")
     if algorithm != "1.5d" and replication not in (None, 1):
         raise ConfigError(f"--replication applies to --algo 1.5d only (got {algorithm})")
-    if algorithm == "1d":
+    if algorithm in ("1d", "sa1d"):
         if grid is not None and _parse_grid(grid) != (nprocs,):
-            raise ConfigError(f"--algo 1d uses a {nprocs}-process row; drop --grid {grid}")
-        return GridSpec("1d", (nprocs, 1, 1), GRID_DIMS)
+            raise ConfigError(f"--algo {algorithm} uses a {nprocs}-process row; "
+                              f"drop --grid {grid}")
+        return GridSpec(algorithm, (nprocs, 1, 1), GRID_DIMS)
     if algorithm == "1.5d":
         return _plan_replicated(nprocs, grid, replication)
     if algorithm == "2d":

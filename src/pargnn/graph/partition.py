@@ -107,9 +107,9 @@ def metis_partition(adjacency: sp.csr_array, parts: int, seed: int,
     vweights = None
     if weights == "degree":
         vweights = (np.diff(symmetric.indptr) + 1).astype(np.int64)
-    _, membership = pymetis.part_graph(
-        parts, xadj=symmetric.indptr, adjncy=symmetric.indices, vweights=vweights,
-        options=options)
+    adjacency_lists = pymetis.CSRAdjacency(symmetric.indptr, symmetric.indices)
+    _, membership = pymetis.part_graph(parts, adjacency_lists, vweights=vweights,
+                                       options=options)
     return from_assignment("metis", np.asarray(membership, dtype=np.int64), parts)
 
 

@@ -117,23 +117,22 @@ class _GatherClasses(torch.autograd.Function):
         return grad[:, lo:hi].contiguous(), None, None
 
 
-class GridAlgorithm:
-    """The :class:`~pargnn.spmm.contract.Algorithm` of a ``Pr x Pc x Pl`` grid.
+class GridDenseSteps:
+    """Every step of the contract but the graph's own (aggregation, attention) on a grid
+    layout: the dense transform, bias, scale, scores, dropout, loss and accuracy.
 
     Args:
         place: this process's place on the grid, its communicator and precision.
-        at, a: its share of ``A^T`` (forward) and ``A`` (backward).
         data: its rows ``B[i, l]`` and feature columns ``F[j]`` of the vertex data.
         num_classes: width of the logits.
         global_counts: number of vertices in each split over the whole graph.
         original_ids: the input graph's id of the vertex at each position, when the run
-            permutes the vertices (``None``: position is id); keys attention dropout.
+            reorders the vertices (``None``: position is id); keys attention dropout.
     """
 
-    def __init__(self, place: GridPlace, at: Operator, a: Operator, data: LocalData,
-                 num_classes: int, global_counts: dict[str, int],
-                 original_ids: np.ndarray | None = None) -> None:
-        self.place, self.at, self.a = place, at, a
+    def __init__(self, place: GridPlace, data: LocalData, num_classes: int,
+                 global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
+        self.place = place
         self._data = data
         self.num_classes = num_classes
         self.global_counts = global_counts
@@ -143,10 +142,6 @@ class GridAlgorithm:
     @property
     def data(self) -> LocalData:
         return self._data
-
-    def aggregate(self, h: Tensor) -> Tensor:
-        return paired_spmm(h, partial(summa_spmm, self.place, self.at),
-                           partial(summa_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         result: Tensor = _Transform.apply(h, weight, self.place)
@@ -163,30 +158,10 @@ class GridAlgorithm:
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
         return grid_head_scores(self.place, h, attention)
 
-    @cached_property
-    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
-        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
-        return stored_edges(self.place, self.at, self.original_ids)
-
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
-               negative_slope: float, dropout: float, key: int) -> Tensor:
-        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
-        return grid_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
-
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         lo, hi = self.place.cols(width)
         columns = torch.arange(lo, hi, device=h.device)
         return keyed_dropout(h, p, key, self._data.row_ids, columns)
-
-    def at_blocks(self) -> list[SparseBlock]:
-        """The blocks of ``A^T`` this process stores."""
-        return list(self.at.owned.values())
-
-    def stored_bytes(self) -> int:
-        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
-        blocks = list(self.at.owned.values()) + list(self.a.owned.values())
-        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
-            self._data)
 
     def class_columns(self, width: int) -> tuple[int, int]:
         """The global column range of a ``width``-wide matrix that this process holds."""
@@ -209,6 +184,45 @@ class GridAlgorithm:
             self.place.comm.all_reduce(counts, None, self.place.grid.spec.size)
         correct_all, total_all = (int(c) // self.replicas for c in counts.tolist())
         return Counts(correct=correct_all, total=total_all)
+
+
+class GridAlgorithm(GridDenseSteps):
+    """The :class:`~pargnn.spmm.contract.Algorithm` of a ``Pr x Pc x Pl`` grid.
+
+    Args:
+        place, data, num_classes, global_counts, original_ids: as :class:`GridDenseSteps`.
+        at, a: its share of ``A^T`` (forward) and ``A`` (backward).
+    """
+
+    def __init__(self, place: GridPlace, at: Operator, a: Operator, data: LocalData,
+                 num_classes: int, global_counts: dict[str, int],
+                 original_ids: np.ndarray | None = None) -> None:
+        super().__init__(place, data, num_classes, global_counts, original_ids)
+        self.at, self.a = at, a
+
+    def aggregate(self, h: Tensor) -> Tensor:
+        return paired_spmm(h, partial(summa_spmm, self.place, self.at),
+                           partial(summa_spmm, self.place, self.a), self.place.comm.log)
+
+    @cached_property
+    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
+        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
+        return stored_edges(self.place, self.at, self.original_ids)
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
+               negative_slope: float, dropout: float, key: int) -> Tensor:
+        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
+        return grid_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
+
+    def at_blocks(self) -> list[SparseBlock]:
+        """The blocks of ``A^T`` this process stores."""
+        return list(self.at.owned.values())
+
+    def stored_bytes(self) -> int:
+        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
+        blocks = list(self.at.owned.values()) + list(self.a.owned.values())
+        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
+            self._data)
 
 
 def global_split_counts(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict[str, int]:

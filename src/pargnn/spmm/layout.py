@@ -25,15 +25,22 @@ def balanced_offsets(n: int, parts: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GridLayout:
-    """The layout of dense matrices on a ``rows x cols x layers`` grid for ``n`` vertices."""
+    """The layout of dense matrices on a ``rows x cols x layers`` grid for ``n`` vertices.
+
+    ``offsets`` (``rows * layers + 1`` of them) replaces the balanced vertex blocks by a
+    partition's parts.
+    """
 
     n: int
     rows: int
     cols: int
     layers: int
+    offsets: tuple[int, ...] | None = None
 
     @property
     def vertex_offsets(self) -> np.ndarray:
+        if self.offsets is not None:
+            return np.asarray(self.offsets, dtype=np.int64)
         return balanced_offsets(self.n, self.rows * self.layers)
 
     def block(self, i: int, layer: int) -> tuple[int, int]:

@@ -11,7 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from pargnn.dist.grid import ALGORITHMS, SPARSITY_AWARE
 from pargnn.errors import ConfigError
+from pargnn.graph.partition import PARTITIONERS, VERTEX_WEIGHTS
 from pargnn.graph.synthetic import DEFAULT_SPEC
 from pargnn.nn.models import ACTIVATIONS, MODELS
 
@@ -51,7 +53,8 @@ class TrainConfig:
     )
     nprocs: int = _option(1, "processes to train on (1: the single-process path)")
     algo: str = _option(
-        "1d", "distributed algorithm for --nprocs > 1", choices=("1d", "1.5d", "2d", "3d")
+        "1d", "distributed algorithm for --nprocs > 1 (sa1d: sparsity-aware 1D)",
+        choices=ALGORITHMS,
     )
     grid: str | None = _option(
         None, "process grid RxC (2d) or RxCxL (3d); default: the most balanced for --nprocs"
@@ -61,6 +64,16 @@ class TrainConfig:
     )
     permute: bool = _option(
         False, "randomly permute the vertices before cutting blocks (balances power-law graphs)"
+    )
+    partition: str | None = _option(
+        None, "how --algo sa1d cuts the graph into parts (default: metis)", choices=PARTITIONERS
+    )
+    partition_weights: str = _option(
+        "none", "METIS vertex weights: none balances vertex counts, degree balances edges",
+        choices=VERTEX_WEIGHTS,
+    )
+    partition_cache: str | None = _option(
+        None, "folder to keep partitions in, keyed by the graph and the settings"
     )
     threads: int | None = _option(None, "CPU threads per process (default: torch's choice)")
     device: str = _option(
@@ -85,6 +98,11 @@ class TrainConfig:
             (self.nprocs >= 1, f"--nprocs must be >= 1, got {self.nprocs}"),
             (self.threads is None or self.threads >= 1,
              f"--threads must be >= 1, got {self.threads}"),
+            (self.partition is None or self.algo in SPARSITY_AWARE,
+             f"--partition applies to --algo {', '.join(SPARSITY_AWARE)}; the broadcast "
+             "algorithms cut contiguous blocks (--permute shuffles them)"),
+            (not (self.permute and self.algo in SPARSITY_AWARE),
+             f"--permute does not apply to --algo {self.algo}; use --partition random"),
         )
         for ok, message in checks:
             if not ok:
@@ -92,7 +110,7 @@ class TrainConfig:
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             value = getattr(self, f.name)
-            if choices and value not in choices:
+            if choices and value is not None and value not in choices:
                 flag = "--" + f.name.replace("_", "-")
                 raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
 

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.distributed as dist
 
 from pargnn.dist.comm import Communicator
 from pargnn.dist.grid import GridSpec, ProcessGrid
 from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency
+from pargnn.graph.partition import Partition, partition_graph
 from pargnn.nn.models import MODELS
 from pargnn.spmm.contract import LocalData
 from pargnn.spmm.grid import GridAlgorithm, global_split_counts
 from pargnn.spmm.layout import GridLayout
 from pargnn.spmm.one_five_d import OneFiveD, ReplicatedPlace, build_stage_blocks
+from pargnn.spmm.sparsity_aware import SparsityAware1D, plan_halo
 from pargnn.spmm.summa import GridPlace, build_operator
 from pargnn.training.config import TrainConfig
 from pargnn.training.setup import DTYPES, prepared_features
@@ -52,12 +55,17 @@ def vertex_permutation(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0x5EED]).permutation(n)
 
 
-def prepare_graph(graph: Graph, config: TrainConfig) -> PreparedGraph:
+def prepare_graph(graph: Graph, config: TrainConfig, order: np.ndarray | None = None
+                  ) -> PreparedGraph:
+    """The normalised graph in run order: ``order`` (a partition's), else the ``--permute``
+    order, else the input order."""
     adjacency = normalize_adjacency(graph.adjacency(), MODELS[config.model].normalization)
     features = prepared_features(graph, config.feature_norm)
-    order = (vertex_permutation(graph.num_nodes, config.seed) if config.permute
-             else np.arange(graph.num_nodes))
-    if config.permute:
+    reorder = order is not None or config.permute
+    if order is None:
+        order = (vertex_permutation(graph.num_nodes, config.seed) if config.permute
+                 else np.arange(graph.num_nodes))
+    if reorder:
         adjacency = sp.csr_array(adjacency[order][:, order])
         adjacency.sort_indices()
     at = sp.csr_array(adjacency.T)
@@ -90,10 +98,12 @@ def grid_local_data(prepared: PreparedGraph, place: GridPlace | ReplicatedPlace)
 
 
 def build_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Communicator,
-                    device: torch.device) -> GridAlgorithm | OneFiveD:
+                    device: torch.device) -> GridAlgorithm | OneFiveD | SparsityAware1D:
     """This rank's algorithm for ``spec``."""
     if spec.algorithm == "1.5d":
         return build_one_five_d(graph, config, spec, comm, device)
+    if spec.algorithm == "sa1d":
+        return build_sparsity_aware(graph, config, spec, comm, device)
     return build_grid_algorithm(graph, config, spec, comm, device)
 
 
@@ -132,4 +142,43 @@ def build_one_five_d(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Co
         num_classes=prepared.num_classes,
         global_counts=counts,
         original_ids=prepared.original_ids if config.permute else None,
+    )
+
+
+def shared_partition(graph: Graph, config: TrainConfig, parts: int,
+                     comm: Communicator) -> Partition:
+    """Rank 0 partitions the graph and every rank receives the result (one METIS run, and
+    every rank agrees even where METIS would differ between machines)."""
+    n = graph.num_nodes
+    order = torch.empty(n, dtype=torch.int64)
+    offsets = torch.empty(parts + 1, dtype=torch.int64)
+    method = config.partition or "metis"
+    if dist.get_rank() == 0:
+        partition = partition_graph(graph.adjacency(), parts, method, config.seed,
+                                    config.partition_weights, config.partition_cache)
+        order.copy_(torch.from_numpy(partition.order.astype(np.int64)))
+        offsets.copy_(torch.from_numpy(partition.offsets.astype(np.int64)))
+    comm.broadcast(order, 0, None, parts)
+    comm.broadcast(offsets, 0, None, parts)
+    return Partition(method, order.numpy(), offsets.numpy())
+
+
+def build_sparsity_aware(graph: Graph, config: TrainConfig, spec: GridSpec,
+                         comm: Communicator, device: torch.device) -> SparsityAware1D:
+    """This rank's :class:`SparsityAware1D`: partition, permute, find the halo."""
+    partition = shared_partition(graph, config, spec.size, comm)
+    prepared = prepare_graph(graph, config, partition.order)
+    grid = ProcessGrid(spec, device.type)
+    offsets = tuple(int(o) for o in partition.offsets)
+    layout = GridLayout(graph.num_nodes, spec.size, 1, 1, offsets=offsets)
+    place = GridPlace(grid, comm, layout, device, DTYPES[config.dtype])
+    lo, hi = place.rows
+    halo, compact, positions = plan_halo(place, sp.csr_array(prepared.at[lo:hi]))
+    counts = global_split_counts(prepared.train_mask, prepared.val_mask, prepared.test_mask)
+    return SparsityAware1D(
+        place, halo, compact, positions,
+        data=grid_local_data(prepared, place),
+        num_classes=prepared.num_classes,
+        global_counts=counts,
+        original_ids=None if partition.method == "block" else prepared.original_ids,
     )
