@@ -56,6 +56,8 @@ def test_unknown_option_value_is_refused(capsys: pytest.CaptureFixture[str]) -> 
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["--dataset", "no-such-dataset"], "no-such-dataset"),
     (["--dataset", "rmat:nodes=-5"], "nodes"),
+    (["--partition", "metis", "--nprocs", "2", "--algo", "1d"], "--partition applies to"),
+    (["--permute", "--nprocs", "2", "--algo", "sa1d"], "use --partition random"),
 ])
 def test_bad_settings_give_one_clear_message(argv: list[str], expected: str, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
