@@ -318,9 +318,9 @@ def sparsity_aware_epochs(spec: GridSpec, n: int, at: sp.csr_array, offsets: np.
     """Per-rank traffic of sa1d; ``at`` is ``A^T`` in partition order."""
     need = halo_matrix(at, offsets)
     active = bool(need.sum() > 0)
+    layout = GridLayout(n, spec.size, 1, 1, offsets=tuple(int(o) for o in offsets))
     out = []
     for rank in range(spec.size):
-        layout = GridLayout(n, spec.size, 1, 1, offsets=tuple(int(o) for o in offsets))
         r = GridRank(layout, rank, 0, 0, BlockCounts((), ()), value_bytes,
                      INDEX_BYTES[max(n, at.nnz) < 2**31])
         halo = HaloCounts(int(need[:, rank].sum()), int(need[rank].sum()), active)

@@ -47,19 +47,14 @@ def all_reduce_sum(x: Tensor, comm: Communicator, group: ProcessGroup | None, si
     return result
 
 
-class _SumGradient(torch.autograd.Function):
+class _SumGradient(_AllReduceSum):
+    """The identity forward; the backward (all-reduce of the gradient) is inherited."""
+
     @staticmethod
     def forward(ctx: Any, x: Tensor, comm: Communicator, group: ProcessGroup | None, size: int,
                 phase: str) -> Tensor:
         ctx.comm, ctx.group, ctx.size, ctx.phase = comm, group, size, phase
         return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
-        total = grad.contiguous().clone()
-        with ctx.comm.log.phase(ctx.phase):
-            ctx.comm.all_reduce(total, ctx.group, ctx.size)
-        return total, None, None, None, None
 
 
 def sum_gradient(x: Tensor, comm: Communicator, group: ProcessGroup | None, size: int,

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,7 +36,6 @@ from pargnn.dist.differentiable import all_gather_rows, reduce_scatter_rows
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.attention import EdgeStructure
 from pargnn.spmm.blocks import SparseBlock
-from pargnn.spmm.local import csr_from_parts
 
 Span = tuple[int, int, int]  # (head, first local column, end local column)
 
@@ -72,16 +72,25 @@ class StoredEdges:
     source_offset: int
 
 
-def block_edges(block: SparseBlock) -> EdgeStructure:
-    """The edge structure of a stored block (destination-major, as its CSR)."""
-    crow, col = block.indices[: block.rows + 1], block.indices[block.rows + 1:]
-    return EdgeStructure.from_csr(crow, col, block.cols)
+def vertex_ids(original_ids: np.ndarray | None, lo: int, hi: int,
+               device: torch.device) -> Tensor:
+    """Original ids of the vertices at positions ``[lo, hi)`` (``None``: not reordered)."""
+    if original_ids is None:
+        return torch.arange(lo, hi, device=device)
+    return torch.from_numpy(np.ascontiguousarray(original_ids[lo:hi])).to(device, torch.int64)
 
 
 def edge_codes(edges: EdgeStructure, destination_ids: Tensor, source_ids: Tensor,
                n: int) -> Tensor:
     """The global key ``original(dst) n + original(src)`` of every edge (attention dropout)."""
     return destination_ids[edges.dst] * n + source_ids[edges.src]
+
+
+def store_edges(block: SparseBlock, destination_ids: Tensor, source_ids: Tensor, n: int,
+                source_offset: int) -> StoredEdges:
+    """A stored block's edges (destination-major, as its CSR) with their dropout keys."""
+    edges = EdgeStructure.from_csr(block.crow, block.col, block.cols)
+    return StoredEdges(edges, edge_codes(edges, destination_ids, source_ids, n), source_offset)
 
 
 @dataclass(frozen=True)
@@ -186,18 +195,13 @@ def _per_destination(stored: Sequence[StoredEdges], values: Sequence[Tensor],
     return out
 
 
-def _csr(block: SparseBlock, values: Tensor) -> Tensor:
-    crow, col = block.indices[: block.rows + 1], block.indices[block.rows + 1:]
-    return csr_from_parts(crow, col, values, (block.rows, block.cols))
-
-
 def stage_product(block: SparseBlock, weights: Tensor, x: Tensor, spans: list[Span],
                   out: Tensor) -> None:
     """``out[:, span_k] += S(weights[:, k]) x[:, span_k]`` for every head span."""
     if block.nnz == 0:
         return
     for head, a, b in spans:
-        out[:, a:b] += torch.sparse.mm(_csr(block, weights[:, head].contiguous()), x[:, a:b])
+        out[:, a:b] += torch.sparse.mm(block.tensor(weights[:, head].contiguous()), x[:, a:b])
 
 
 def stage_transposed_product(block: SparseBlock, weights: Tensor, grad: Tensor,
@@ -207,7 +211,7 @@ def stage_transposed_product(block: SparseBlock, weights: Tensor, grad: Tensor,
     if block.nnz == 0:
         return out
     for head, a, b in spans:
-        matrix = _csr(block, weights[:, head].contiguous())
+        matrix = block.tensor(weights[:, head].contiguous())
         out[:, a:b] = torch.sparse.mm(matrix.t(), grad[:, a:b].contiguous())
     return out
 
@@ -220,7 +224,7 @@ def stage_weight_grad(block: SparseBlock, grad: Tensor, x: Tensor, spans: list[S
     if block.nnz == 0:
         return out
     for head, a, b in spans:
-        pattern = _csr(block, grad.new_zeros(block.nnz))
+        pattern = block.tensor(grad.new_zeros(block.nnz))
         torch.sparse.sampled_addmm(pattern, grad[:, a:b].contiguous(), x[:, a:b].T.contiguous(),
                                    beta=0.0, out=pattern)
         out[:, head] = pattern.values()

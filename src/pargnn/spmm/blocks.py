@@ -44,10 +44,21 @@ class SparseBlock:
         return cls(rows, cols, torch.empty(rows + 1 + nnz, dtype=index_dtype, device=device),
                    torch.empty(nnz, dtype=dtype, device=device))
 
-    def tensor(self) -> Tensor:
-        """The block as a torch CSR tensor (shares memory with the buffers)."""
-        crow, col = self.indices[: self.rows + 1], self.indices[self.rows + 1:]
-        return csr_from_parts(crow, col, self.values, (self.rows, self.cols))
+    @property
+    def crow(self) -> Tensor:
+        """The CSR row pointer (a view of ``indices``)."""
+        return self.indices[: self.rows + 1]
+
+    @property
+    def col(self) -> Tensor:
+        """The column of each non-zero (a view of ``indices``)."""
+        return self.indices[self.rows + 1:]
+
+    def tensor(self, values: Tensor | None = None) -> Tensor:
+        """The block as a torch CSR tensor (shares memory with the buffers), with its own
+        values or ``values`` in their place."""
+        return csr_from_parts(self.crow, self.col, self.values if values is None else values,
+                              (self.rows, self.cols))
 
 
 def index_dtype_for(n: int, nnz: int) -> torch.dtype:

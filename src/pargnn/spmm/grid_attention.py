@@ -41,8 +41,6 @@ from pargnn.dist.differentiable import all_gather_rows, all_reduce_sum, sum_grad
 from pargnn.spmm.block_attention import (
     ScoreGroups,
     StoredEdges,
-    block_edges,
-    edge_codes,
     edge_weights,
     edge_weights_backward,
     head_spans,
@@ -50,6 +48,8 @@ from pargnn.spmm.block_attention import (
     stage_product,
     stage_transposed_product,
     stage_weight_grad,
+    store_edges,
+    vertex_ids,
 )
 from pargnn.spmm.blocks import SparseBlock
 from pargnn.spmm.summa import GridPlace, Operator, reduce_layers
@@ -68,14 +68,6 @@ class AttentionStep:
     key: int
 
 
-def vertex_ids(original_ids: np.ndarray | None, lo: int, hi: int,
-               device: torch.device) -> Tensor:
-    """Original ids of the vertices at positions ``[lo, hi)`` (``None``: not permuted)."""
-    if original_ids is None:
-        return torch.arange(lo, hi, device=device)
-    return torch.from_numpy(np.ascontiguousarray(original_ids[lo:hi])).to(device, torch.int64)
-
-
 def stored_edges(place: GridPlace, op: Operator, original_ids: np.ndarray | None
                  ) -> list[tuple[int, StoredEdges]]:
     """Per stored block of ``A^T`` (by stage): its edges, dropout keys and source offset in
@@ -84,12 +76,9 @@ def stored_edges(place: GridPlace, op: Operator, original_ids: np.ndarray | None
     destinations = vertex_ids(original_ids, *lay.grid_row(place.i), place.device)
     out = []
     for s in sorted(op.owned):
-        edges = block_edges(op.owned[s])
-        lo, hi = lay.block(s, place.layer)
-        sources = vertex_ids(original_ids, lo, hi, place.device)
+        sources = vertex_ids(original_ids, *lay.block(s, place.layer), place.device)
         offset = sum(lay.block_size(k, place.layer) for k in range(s))
-        out.append((s, StoredEdges(edges, edge_codes(edges, destinations, sources, lay.n),
-                                   offset)))
+        out.append((s, store_edges(op.owned[s], destinations, sources, lay.n, offset)))
     return out
 
 

@@ -32,17 +32,17 @@ from torch import Tensor
 from pargnn.spmm.block_attention import (
     ScoreGroups,
     StoredEdges,
-    block_edges,
-    edge_codes,
     edge_weights,
     edge_weights_backward,
     head_spans,
     stage_product,
     stage_transposed_product,
     stage_weight_grad,
+    store_edges,
+    vertex_ids,
 )
 from pargnn.spmm.blocks import SparseBlock
-from pargnn.spmm.grid_attention import BACKWARD, FORWARD, AttentionStep, vertex_ids
+from pargnn.spmm.grid_attention import BACKWARD, FORWARD, AttentionStep
 
 if TYPE_CHECKING:
     from pargnn.spmm.one_five_d import ReplicatedPlace
@@ -55,11 +55,9 @@ def replicated_stored_edges(place: ReplicatedPlace, blocks: dict[int, SparseBloc
     destinations = vertex_ids(original_ids, *place.rows, place.device)
     out = []
     for s in sorted(blocks):
-        edges = block_edges(blocks[s])
         lo, hi = place.block(s)
         sources = vertex_ids(original_ids, lo, hi, place.device)
-        out.append((s, StoredEdges(edges, edge_codes(edges, destinations, sources, place.n),
-                                   lo)))
+        out.append((s, store_edges(blocks[s], destinations, sources, place.n, lo)))
     return out
 
 

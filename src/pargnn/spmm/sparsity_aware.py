@@ -36,9 +36,10 @@ from torch import Tensor
 from pargnn.dist.comm import Communicator, ProcessGroup
 from pargnn.nn.dropout import keyed_dropout
 from pargnn.spmm.attention import EdgeStructure, edge_scores, edge_softmax, weighted_spmm
+from pargnn.spmm.block_attention import edge_codes, vertex_ids
 from pargnn.spmm.contract import LocalData, local_data_bytes, tensor_bytes
 from pargnn.spmm.grid import GridDenseSteps
-from pargnn.spmm.grid_attention import BACKWARD, FORWARD, vertex_ids
+from pargnn.spmm.grid_attention import BACKWARD, FORWARD
 from pargnn.spmm.local import SparseOperator, spmm
 from pargnn.spmm.summa import GridPlace
 
@@ -176,12 +177,11 @@ class SparsityAware1D(GridDenseSteps):
         return EdgeStructure.from_csr(at.crow_indices(), at.col_indices(), int(at.shape[1]))
 
     @cached_property
-    def edge_codes(self) -> Tensor:
+    def edge_keys(self) -> Tensor:
         """Global keys of the edges for attention dropout (original ids)."""
         ids = vertex_ids(self.original_ids, 0, self.place.layout.n, self.place.device)
         columns = ids[torch.from_numpy(self.positions).to(self.place.device)]
-        rows = self._data.row_ids
-        return rows[self.edges.dst] * self.place.layout.n + columns[self.edges.src]
+        return edge_codes(self.edges, self._data.row_ids, columns, self.place.layout.n)
 
     def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
@@ -192,7 +192,7 @@ class SparsityAware1D(GridDenseSteps):
         edges = self.edges
         alpha = edge_softmax(edges, edge_scores(edges, sources, s_dst, negative_slope))
         if dropout > 0:
-            alpha = keyed_dropout(alpha, dropout, key, self.edge_codes,
+            alpha = keyed_dropout(alpha, dropout, key, self.edge_keys,
                                   torch.arange(heads, device=alpha.device))
         out = weighted_spmm(edges, alpha, g.contiguous().view(g.shape[0], heads, head_width))
         return out.reshape(h.shape[0], -1)
