@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from pargnn.cost.exact import Traffic, model_ops, predict_epoch
-from pargnn.dist.grid import plan_grid
+from pargnn.dist.grid import REPLICATED, plan_grid
 from pargnn.dist.launch import launch
 from pargnn.graph.graph import Graph
 from pargnn.graph.partition import partition_graph
@@ -36,12 +36,18 @@ LAYOUTS = [
     Case("2d", 2, "1x2"), Case("2d", 4, "2x2"), Case("2d", 6, "2x3"), Case("2d", 6, "3x2"),
     Case("3d", 8, "2x2x2"), Case("3d", 4, "1x2x2"),
 ]
-SPARSITY_AWARE = [Case("sa1d", p, partition=method) for p in (2, 3, 4)
-                  for method in ("block", "random", "metis")]
+PARTITIONERS = ("block", "random", "metis")
+SPARSITY_AWARE = ([Case("sa1d", p, partition=method) for p in (2, 3, 4)
+                   for method in PARTITIONERS]
+                  + [Case("sa1.5d", 4, replication=2, partition=method)
+                     for method in PARTITIONERS]
+                  + [Case("sa1.5d", 6, replication=2, partition="metis"),
+                     Case("sa1.5d", 8, replication=2, partition="random")])
 CASES = ([replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
          + [replace(c, model=model) for c in LAYOUTS for model in ("sage", "gin", "gat")]
          + SPARSITY_AWARE
-         + [replace(c, model=model) for c in SPARSITY_AWARE if c.nprocs == 3
+         + [replace(c, model=model) for c in SPARSITY_AWARE
+            if (c.algo, c.nprocs) in (("sa1d", 3), ("sa1.5d", 4))
             for model in ("sage", "gin", "gat")])
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
@@ -94,7 +100,8 @@ def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
                          permute=case.permute, model=case.model, heads=case.heads)
     order = offsets = None
     if case.partition is not None:
-        partition = partition_graph(graph.adjacency(), case.nprocs, case.partition)
+        parts = case.nprocs // (case.replication or 1)
+        partition = partition_graph(graph.adjacency(), parts, case.partition)
         order, offsets = partition.order, partition.offsets
     prepared = prepare_graph(graph, config, order)
     layers = model_ops(list(build_model(config, graph).layers()))
@@ -118,7 +125,7 @@ def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> No
 def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
     """Each rank keeps only its block of the features (1.5D: its block row, c times over)."""
     held = sum(r["feature_shape"][0] * r["feature_shape"][1] for r in results)
-    copies = case.replication if case.algo == "1.5d" and case.replication else 1
+    copies = case.replication if case.algo in REPLICATED and case.replication else 1
     assert held == copies * graph.num_nodes * graph.num_features
     assert all(r["feature_shape"][0] * r["feature_shape"][1]
                < graph.num_nodes * graph.num_features for r in results)

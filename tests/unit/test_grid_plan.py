@@ -19,6 +19,8 @@ from pargnn.errors import ConfigError
     ("1.5d", 8, None, 2, (4, 2)),
     ("1.5d", 16, None, None, (4, 4)),
     ("1.5d", 8, "4x2", None, (4, 2)),
+    ("sa1.5d", 8, None, 2, (4, 2)),
+    ("sa1.5d", 9, None, None, (3, 3)),
 ])
 def test_accepted_shapes(algo: str, p: int, grid: str | None, replication: int | None,
                          shape: tuple[int, ...]) -> None:
@@ -33,7 +35,9 @@ def test_accepted_shapes(algo: str, p: int, grid: str | None, replication: int |
     ("1.5d", 6, None, 4, "replications that do: 1, 2"),
     ("1.5d", 8, None, 3, "replications that do: 1, 2"),
     ("1d", 4, "2x2", None, "drop --grid"),
-    ("2d", 4, None, 2, "--replication applies to --algo 1.5d only"),
+    ("2d", 4, None, 2, "--replication applies to --algo 1.5d and sa1.5d only"),
+    ("sa1d", 4, None, 2, "--replication applies to --algo 1.5d and sa1.5d only"),
+    ("sa1.5d", 8, None, 4, "--algo sa1.5d with 8 processes"),
     ("4d", 4, None, None, "1d, 1.5d, 2d, 3d"),
     ("2d", 4, "twoxtwo", None, "write it as RxC"),
 ])

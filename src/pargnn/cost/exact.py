@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from pargnn.dist.grid import GridSpec
+from pargnn.dist.grid import SPARSITY_AWARE, GridSpec
 from pargnn.graph.partition import halo_matrix
 from pargnn.spmm.blocks import block_nnz
 from pargnn.spmm.layout import GridLayout, balanced_offsets
@@ -338,9 +338,10 @@ class ReplicatedRank:
     r: int
     counts: BlockCounts  # indexed by position in stages()
     value_bytes: int
+    offsets: tuple[int, ...] | None = None  # block rows; None: balanced
 
     def block(self, b: int) -> int:
-        off = balanced_offsets(self.n, self.teams)
+        off = balanced_offsets(self.n, self.teams) if self.offsets is None else self.offsets
         return int(off[b + 1] - off[b])
 
     def stages(self) -> range:
@@ -406,11 +407,15 @@ def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None
         t.add("dense_transform", size * r.value_bytes)
 
 
-def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool) -> Traffic:
+ReplicatedOpModel = Callable[[Traffic, ReplicatedRank, Op, bool], None]
+
+
+def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool,
+                     op_model: ReplicatedOpModel = replicated_op) -> Traffic:
     t = Traffic()
     ops = [op for layer in layers for op in layer]
     for op in ops:
-        replicated_op(t, r, op, False)
+        op_model(t, r, op, False)
     if not training:
         for _ in range(3):
             if r.teams > 1:
@@ -419,8 +424,65 @@ def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool) 
     if r.teams > 1:
         t.add("loss", r.value_bytes)
     for op in reversed(ops):
-        replicated_op(t, r, op, True)
+        op_model(t, r, op, True)
     return t
+
+
+# -- sparsity-aware 1.5D ------------------------------------------------------------------------
+def sparsity_aware_replicated_op(halo: HaloCounts) -> ReplicatedOpModel:
+    """The op model of sa1.5d: the team's halo all-to-all and the replicas' all-reduce for
+    aggregation and attention (see :mod:`pargnn.spmm.sparsity_aware_replicated`), 1.5D
+    otherwise."""
+
+    def model(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
+        vb, own = r.value_bytes, r.block(r.i)
+        rows = halo.received if backward else halo.sent  # backward returns the halo's gradient
+        replicas = r.replication > 1
+        aggregation = "backward_aggregation" if backward else "forward_aggregation"
+        if op.kind == "aggregate":
+            if backward and not op.input_needs_grad:
+                return
+            if halo.active:
+                t.add_call(aggregation, rows * op.width * vb)
+            if replicas:
+                t.add(aggregation, own * op.width * vb)
+        elif op.kind == "attend":  # features and source scores travel together
+            attention = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+            if halo.active:
+                t.add_call(attention, rows * (op.width + op.heads) * vb)
+            if replicas:  # softmax: max and sum forward, sum of alpha * dalpha backward
+                for _ in range(1 if backward else 2):
+                    t.add(attention, own * op.heads * vb)
+                t.add(aggregation, own * op.width * vb)
+        else:
+            replicated_op(t, r, op, backward)
+
+    return model
+
+
+def replicated_halo_counts(need: np.ndarray, i: int, stages: range) -> HaloCounts:
+    """Rows ``(i, r)`` sends and receives within its team, from the team's ``halo_matrix``:
+    it receives from the parts of its stages, and sends only if ``i`` is one of them."""
+    parts = list(stages)
+    sent = int(need[:, i].sum()) if i in stages else 0
+    return HaloCounts(sent, int(need[i, parts].sum()), bool(need[:, parts].sum() > 0))
+
+
+def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, at: sp.csr_array,
+                                     offsets: np.ndarray, layers: list[list[Op]],
+                                     value_bytes: int, training: bool) -> list[Traffic]:
+    """Per-rank traffic of sa1.5d; ``at`` is ``A^T`` in partition order (``P / c`` parts)."""
+    teams, c = spec.shape
+    need = halo_matrix(at, offsets)
+    bounds = tuple(int(o) for o in offsets)
+    out = []
+    for rank in range(spec.size):
+        i, r = divmod(rank, c)
+        place = ReplicatedRank(n, teams, c, i, r, BlockCounts((), ()), value_bytes, bounds)
+        halo = replicated_halo_counts(need, i, place.stages())
+        out.append(replicated_epoch(place, layers, training,
+                                    sparsity_aware_replicated_op(halo)))
+    return out
 
 
 def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
@@ -432,11 +494,14 @@ def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
     are the partition's part offsets.
     """
     world = spec.size
-    if spec.algorithm == "sa1d":
+    if spec.algorithm in SPARSITY_AWARE:
         if offsets is None:
-            raise ValueError("sa1d needs the partition's offsets")
-        return sparsity_aware_epochs(spec, n, at, offsets, layers, classes, value_bytes,
-                                     training)
+            raise ValueError(f"{spec.algorithm} needs the partition's offsets")
+        if spec.algorithm == "sa1d":
+            return sparsity_aware_epochs(spec, n, at, offsets, layers, classes, value_bytes,
+                                         training)
+        return sparsity_aware_replicated_epochs(spec, n, at, offsets, layers, value_bytes,
+                                                training)
     if spec.algorithm == "1.5d":
         return [replicated_epoch(replicated_rank(spec, n, at, a, k, value_bytes), layers,
                                  training) for k in range(world)]

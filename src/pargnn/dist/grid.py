@@ -2,14 +2,14 @@
 
 Each algorithm lays its P processes out on a grid with named dimensions:
 
-=========  ===================  ==================================================
-algorithm  shape                dimensions
-=========  ===================  ==================================================
-1d, sa1d   P x 1 x 1            row (vertex blocks), col, layer (both of size 1)
-1.5d       P/c x c              row (vertex blocks), rep (replicas of a block row)
-2d         Pr x Pc x 1          row (vertex blocks), col (feature blocks), layer
-3d         Pr x Pc x Pl         row, col, layer (slabs of the contraction dimension)
-=========  ===================  ==================================================
+============  ================  ==================================================
+algorithm     shape             dimensions
+============  ================  ==================================================
+1d, sa1d      P x 1 x 1         row (vertex blocks), col, layer (both of size 1)
+1.5d, sa1.5d  P/c x c           row (vertex blocks), rep (replicas of a block row)
+2d            Pr x Pc x 1       row (vertex blocks), col (feature blocks), layer
+3d            Pr x Pc x Pl      row, col, layer (slabs of the contraction dimension)
+============  ================  ==================================================
 
 A shape that cannot work (a grid whose product is not P, a replication that does not divide P)
 is refused with a :class:`~pargnn.errors.ConfigError` that lists the shapes that would.
@@ -25,8 +25,9 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from pargnn.errors import ConfigError
 
-ALGORITHMS = ("1d", "1.5d", "2d", "3d", "sa1d")
-SPARSITY_AWARE = ("sa1d",)
+ALGORITHMS = ("1d", "1.5d", "2d", "3d", "sa1d", "sa1.5d")
+SPARSITY_AWARE = ("sa1d", "sa1.5d")
+REPLICATED = ("1.5d", "sa1.5d")
 GRID_DIMS = ("row", "col", "layer")
 REPLICATED_DIMS = ("row", "rep")
 
@@ -105,15 +106,16 @@ def plan_grid(algorithm: str, nprocs: int, grid: str | None = None,
         raise ConfigError(f"--algo {algorithm!r} is not one of: {', '.join(ALGORITHMS)}")
     if nprocs < 1:
         raise ConfigError(f"--nprocs must be >= 1, got {nprocs}")
-    if algorithm != "1.5d" and replication not in (None, 1):
-        raise ConfigError(f"--replication applies to --algo 1.5d only (got {algorithm})")
+    if algorithm not in REPLICATED and replication not in (None, 1):
+        raise ConfigError(f"--replication applies to --algo {' and '.join(REPLICATED)} only "
+                          f"(got {algorithm})")
     if algorithm in ("1d", "sa1d"):
         if grid is not None and _parse_grid(grid) != (nprocs,):
             raise ConfigError(f"--algo {algorithm} uses a {nprocs}-process row; "
                               f"drop --grid {grid}")
         return GridSpec(algorithm, (nprocs, 1, 1), GRID_DIMS)
-    if algorithm == "1.5d":
-        return _plan_replicated(nprocs, grid, replication)
+    if algorithm in REPLICATED:
+        return _plan_replicated(algorithm, nprocs, grid, replication)
     if algorithm == "2d":
         options2 = shapes_2d(nprocs)
         shape = default_2d(nprocs) if grid is None else _parse_grid(grid)
@@ -129,7 +131,8 @@ def plan_grid(algorithm: str, nprocs: int, grid: str | None = None,
     return GridSpec("3d", shape, GRID_DIMS)
 
 
-def _plan_replicated(nprocs: int, grid: str | None, replication: int | None) -> GridSpec:
+def _plan_replicated(algorithm: str, nprocs: int, grid: str | None,
+                     replication: int | None) -> GridSpec:
     options = valid_replications(nprocs)
     c = replication
     if c is None and grid is not None:
@@ -139,10 +142,10 @@ def _plan_replicated(nprocs: int, grid: str | None, replication: int | None) -> 
         c = max(options)
     if c not in options:
         raise ConfigError(
-            f"replication {c} does not fit --algo 1.5d with {nprocs} processes (c must divide "
-            f"P and c^2 <= P); replications that do: {', '.join(map(str, options))}"
+            f"replication {c} does not fit --algo {algorithm} with {nprocs} processes (c must "
+            f"divide P and c^2 <= P); replications that do: {', '.join(map(str, options))}"
         )
-    return GridSpec("1.5d", (nprocs // c, c), REPLICATED_DIMS)
+    return GridSpec(algorithm, (nprocs // c, c), REPLICATED_DIMS)
 
 
 class ProcessGrid:

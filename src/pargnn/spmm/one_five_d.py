@@ -55,6 +55,7 @@ class ReplicatedPlace:
     n: int
     device: torch.device
     dtype: torch.dtype
+    offsets: tuple[int, ...] | None = None  # block row bounds; None: balanced
 
     @property
     def teams(self) -> int:  # R: block rows
@@ -73,7 +74,7 @@ class ReplicatedPlace:
         return self.grid.coord("rep")
 
     def block(self, b: int) -> tuple[int, int]:
-        off = balanced_offsets(self.n, self.teams)
+        off = balanced_offsets(self.n, self.teams) if self.offsets is None else self.offsets
         return int(off[b]), int(off[b + 1])
 
     @property
@@ -129,13 +130,22 @@ class _TeamSumGradient(torch.autograd.Function):
         return total, None
 
 
-class OneFiveD:
-    """The :class:`~pargnn.spmm.contract.Algorithm` of CAGNET's 1.5D layout."""
+class ReplicatedDenseSteps:
+    """Every step of the contract but the graph's own (aggregation, attention) in the 1.5D
+    layout: the dense transform, bias, scale, scores, dropout, loss and accuracy.
 
-    def __init__(self, place: ReplicatedPlace, at: dict[int, SparseBlock],
-                 a: dict[int, SparseBlock], data: LocalData, num_classes: int,
+    Args:
+        place: this process's block row, replica index and groups.
+        data: its rows ``B[i]`` of the vertex data, every column.
+        num_classes: width of the logits.
+        global_counts: number of vertices in each split over the whole graph.
+        original_ids: the input graph's id of the vertex at each position, when the run
+            reorders the vertices (``None``: position is id); keys attention dropout.
+    """
+
+    def __init__(self, place: ReplicatedPlace, data: LocalData, num_classes: int,
                  global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
-        self.place, self.at, self.a = place, at, a
+        self.place = place
         self._data = data
         self.num_classes = num_classes
         self.global_counts = global_counts
@@ -144,10 +154,6 @@ class OneFiveD:
     @property
     def data(self) -> LocalData:
         return self._data
-
-    def aggregate(self, h: Tensor) -> Tensor:
-        return paired_spmm(h, partial(replicated_spmm, self.place, self.at),
-                           partial(replicated_spmm, self.place, self.a), self.place.comm.log)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         shared: Tensor = _TeamSumGradient.apply(weight, self.place)
@@ -171,29 +177,9 @@ class OneFiveD:
         return sum_gradient(scores, self.place.comm, self.place.grid.group("rep"),
                             self.place.replication, BACKWARD)
 
-    @cached_property
-    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
-        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
-        return replicated_stored_edges(self.place, self.at, self.original_ids)
-
-    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
-               negative_slope: float, dropout: float, key: int) -> Tensor:
-        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
-        return replicated_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
-
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
         columns = torch.arange(width, device=h.device)
         return keyed_dropout(h, p, key, self._data.row_ids, columns)
-
-    def at_blocks(self) -> list[SparseBlock]:
-        """The blocks of ``A^T`` this process stores."""
-        return list(self.at.values())
-
-    def stored_bytes(self) -> int:
-        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
-        blocks = list(self.at.values()) + list(self.a.values())
-        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
-            self._data)
 
     def class_columns(self, width: int) -> tuple[int, int]:
         return 0, width
@@ -213,3 +199,43 @@ class OneFiveD:
             self.place.comm.all_reduce(counts, self.place.grid.group("row"), self.place.teams)
         correct_all, total_all = (int(c) for c in counts.tolist())
         return Counts(correct=correct_all, total=total_all)
+
+
+class OneFiveD(ReplicatedDenseSteps):
+    """The :class:`~pargnn.spmm.contract.Algorithm` of CAGNET's 1.5D layout.
+
+    Args:
+        place, data, num_classes, global_counts, original_ids: as
+            :class:`ReplicatedDenseSteps`.
+        at, a: the blocks ``S[B[i], B[s]]`` of ``A^T`` and ``A`` for this replica's stages.
+    """
+
+    def __init__(self, place: ReplicatedPlace, at: dict[int, SparseBlock],
+                 a: dict[int, SparseBlock], data: LocalData, num_classes: int,
+                 global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
+        super().__init__(place, data, num_classes, global_counts, original_ids)
+        self.at, self.a = at, a
+
+    def aggregate(self, h: Tensor) -> Tensor:
+        return paired_spmm(h, partial(replicated_spmm, self.place, self.at),
+                           partial(replicated_spmm, self.place, self.a), self.place.comm.log)
+
+    @cached_property
+    def stored_edges(self) -> list[tuple[int, StoredEdges]]:
+        """The edges of the stored blocks of ``A^T`` (built on the first attention step)."""
+        return replicated_stored_edges(self.place, self.at, self.original_ids)
+
+    def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
+               negative_slope: float, dropout: float, key: int) -> Tensor:
+        step = AttentionStep(heads, head_width, negative_slope, dropout, key)
+        return replicated_attend(self.place, self.at, self.stored_edges, h, s_src, s_dst, step)
+
+    def at_blocks(self) -> list[SparseBlock]:
+        """The blocks of ``A^T`` this process stores."""
+        return list(self.at.values())
+
+    def stored_bytes(self) -> int:
+        """Bytes of the graph this process holds: its sparse blocks and its vertex data."""
+        blocks = list(self.at.values()) + list(self.a.values())
+        return sum(tensor_bytes(b.indices, b.values) for b in blocks) + local_data_bytes(
+            self._data)

@@ -76,19 +76,31 @@ def _exchange_counts(comm: Communicator, counts: list[int], group: ProcessGroup 
 
 
 def plan_halo(place: GridPlace, at_rows: sp.csr_array) -> tuple[Halo, sp.csr_array, np.ndarray]:
-    """This process's halo and its block of ``A^T`` over compact columns.
+    """This process's halo on the 1D grid and its block of ``A^T`` over compact columns.
 
     Args:
         at_rows: rows ``B[i]`` of ``A^T`` (partition order) with all ``n`` columns.
+    """
+    return find_halo(place.comm, at_rows, place.layout.vertex_offsets, place.i,
+                     place.grid.group("row"), place.device)
+
+
+def find_halo(comm: Communicator, at_rows: sp.csr_array, offsets: np.ndarray, me: int,
+              group: ProcessGroup | None, device: torch.device
+              ) -> tuple[Halo, sp.csr_array, np.ndarray]:
+    """The halo of member ``me`` of ``group``, whose member ``k`` owns the vertices
+    ``[offsets[k], offsets[k + 1])``, and its rows of ``A^T`` over compact columns.
+
+    Args:
+        at_rows: this member's rows of ``A^T`` (partition order), ``n`` columns wide; its
+            non-zero columns outside its own range are the rows it will receive.
 
     Returns:
-        the halo, the compact block (``|B[i]| x (|B[i]| + halo)``), and the global position
-        of each compact column.
+        the halo, the compact block (``|B[me]| x (|B[me]| + halo)``), and the global position
+        of each compact column (own rows first, then the halo grouped by owner).
     """
-    lay, grid, comm = place.layout, place.grid, place.comm
-    offsets = lay.vertex_offsets
-    me, size, group = place.i, lay.rows, grid.group("row")
-    lo, hi = place.rows
+    size = len(offsets) - 1
+    lo, hi = int(offsets[me]), int(offsets[me + 1])
     columns = np.unique(at_rows.indices)
     owner = np.searchsorted(offsets, columns, side="right") - 1
     foreign = columns[owner != me]
@@ -100,10 +112,10 @@ def plan_halo(place: GridPlace, at_rows: sp.csr_array) -> tuple[Halo, sp.csr_arr
     comm.all_to_all(asked, wanted, send_counts, recv_counts, group, size, me)
     total = torch.tensor([sum(recv_counts)], dtype=torch.int64)
     comm.all_reduce(total, group, size)
-    halo = Halo((asked - lo).to(place.device), send_counts, recv_counts, int(total[0]) > 0,
+    halo = Halo((asked - lo).to(device), send_counts, recv_counts, int(total[0]) > 0,
                 group, size, me)
     positions = np.concatenate([np.arange(lo, hi), np.concatenate(needed)]).astype(np.int64)
-    compact_of = np.full(lay.n, -1, dtype=np.int64)
+    compact_of = np.full(int(offsets[-1]), -1, dtype=np.int64)
     compact_of[positions] = np.arange(len(positions))
     compact = sp.csr_array((at_rows.data, compact_of[at_rows.indices], at_rows.indptr),
                            shape=(hi - lo, len(positions)))
@@ -111,29 +123,40 @@ def plan_halo(place: GridPlace, at_rows: sp.csr_array) -> tuple[Halo, sp.csr_arr
     return halo, compact, positions
 
 
+def send_halo(x: Tensor, halo: Halo, comm: Communicator) -> Tensor:
+    """``[X; the halo rows of X from their owners]`` (one all-to-all, if any process of the
+    group exchanges anything)."""
+    received = x.new_empty(halo.rows, x.shape[1])
+    if halo.active:
+        comm.all_to_all(received, x[halo.send_index].contiguous(), halo.recv_counts,
+                        halo.send_counts, halo.group, halo.size, halo.position)
+    return torch.cat([x, received])
+
+
+def return_halo(grad: Tensor, rows: int, halo: Halo, comm: Communicator) -> Tensor:
+    """The adjoint of :func:`send_halo`: the first ``rows`` rows of ``grad`` plus the
+    gradients of this process's rows that the others received, sent back to it."""
+    own = grad[:rows].clone()
+    returned = grad.new_empty(len(halo.send_index), grad.shape[1])
+    if halo.active:
+        comm.all_to_all(returned, grad[rows:].contiguous(), halo.send_counts,
+                        halo.recv_counts, halo.group, halo.size, halo.position)
+        own.index_add_(0, halo.send_index, returned)
+    return own
+
+
 class _HaloExchange(torch.autograd.Function):
-    """``[X; halo rows of X from their owners]``; backward sends the halo's gradient back."""
+    """:func:`send_halo`; backward, :func:`return_halo` logged under ``phase``."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, halo: Halo, comm: Communicator, phase: str) -> Tensor:
         ctx.halo, ctx.comm, ctx.phase, ctx.rows = halo, comm, phase, x.shape[0]
-        received = x.new_empty(halo.rows, x.shape[1])
-        if halo.active:
-            comm.all_to_all(received, x[halo.send_index].contiguous(), halo.recv_counts,
-                            halo.send_counts, halo.group, halo.size, halo.position)
-        return torch.cat([x, received])
+        return send_halo(x, halo, comm)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
-        halo: Halo = ctx.halo
-        own = grad[: ctx.rows].clone()
-        returned = grad.new_empty(len(halo.send_index), grad.shape[1])
-        if halo.active:
-            with ctx.comm.log.phase(ctx.phase):
-                ctx.comm.all_to_all(returned, grad[ctx.rows:].contiguous(), halo.send_counts,
-                                    halo.recv_counts, halo.group, halo.size, halo.position)
-            own.index_add_(0, halo.send_index, returned)
-        return own, None, None, None
+        with ctx.comm.log.phase(ctx.phase):
+            return return_halo(grad, ctx.rows, ctx.halo, ctx.comm), None, None, None
 
 
 def exchange_halo(x: Tensor, halo: Halo, comm: Communicator, backward_phase: str) -> Tensor:

@@ -53,20 +53,23 @@ class TrainConfig:
     )
     nprocs: int = _option(1, "processes to train on (1: the single-process path)")
     algo: str = _option(
-        "1d", "distributed algorithm for --nprocs > 1 (sa1d: sparsity-aware 1D)",
+        "1d", "distributed algorithm for --nprocs > 1 (sa1d, sa1.5d: sparsity-aware 1D, 1.5D)",
         choices=ALGORITHMS,
     )
     grid: str | None = _option(
         None, "process grid RxC (2d) or RxCxL (3d); default: the most balanced for --nprocs"
     )
     replication: int | None = _option(
-        None, "replication factor c of --algo 1.5d (c divides P, c^2 <= P; default: largest)"
+        None,
+        "replication factor c of --algo 1.5d and sa1.5d (c divides P, c^2 <= P; default: "
+        "largest)",
     )
     permute: bool = _option(
         False, "randomly permute the vertices before cutting blocks (balances power-law graphs)"
     )
     partition: str | None = _option(
-        None, "how --algo sa1d cuts the graph into parts (default: metis)", choices=PARTITIONERS
+        None, "how --algo sa1d and sa1.5d cut the graph into parts (default: metis)",
+        choices=PARTITIONERS,
     )
     partition_weights: str = _option(
         "none", "METIS vertex weights: none balances vertex counts, degree balances edges",

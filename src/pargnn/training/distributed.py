@@ -27,6 +27,7 @@ from pargnn.spmm.grid import GridAlgorithm, global_split_counts
 from pargnn.spmm.layout import GridLayout
 from pargnn.spmm.one_five_d import OneFiveD, ReplicatedPlace, build_stage_blocks
 from pargnn.spmm.sparsity_aware import SparsityAware1D, plan_halo
+from pargnn.spmm.sparsity_aware_replicated import SparsityAware15D, plan_replicated_halo
 from pargnn.spmm.summa import GridPlace, build_operator
 from pargnn.training.config import TrainConfig
 from pargnn.training.setup import DTYPES, prepared_features
@@ -98,12 +99,15 @@ def grid_local_data(prepared: PreparedGraph, place: GridPlace | ReplicatedPlace)
 
 
 def build_algorithm(graph: Graph, config: TrainConfig, spec: GridSpec, comm: Communicator,
-                    device: torch.device) -> GridAlgorithm | OneFiveD | SparsityAware1D:
+                    device: torch.device
+                    ) -> GridAlgorithm | OneFiveD | SparsityAware1D | SparsityAware15D:
     """This rank's algorithm for ``spec``."""
     if spec.algorithm == "1.5d":
         return build_one_five_d(graph, config, spec, comm, device)
     if spec.algorithm == "sa1d":
         return build_sparsity_aware(graph, config, spec, comm, device)
+    if spec.algorithm == "sa1.5d":
+        return build_sparsity_aware_replicated(graph, config, spec, comm, device)
     return build_grid_algorithm(graph, config, spec, comm, device)
 
 
@@ -158,8 +162,8 @@ def shared_partition(graph: Graph, config: TrainConfig, parts: int,
                                     config.partition_weights, config.partition_cache)
         order.copy_(torch.from_numpy(partition.order.astype(np.int64)))
         offsets.copy_(torch.from_numpy(partition.offsets.astype(np.int64)))
-    comm.broadcast(order, 0, None, parts)
-    comm.broadcast(offsets, 0, None, parts)
+    comm.broadcast(order, 0, None, dist.get_world_size())
+    comm.broadcast(offsets, 0, None, dist.get_world_size())
     return Partition(method, order.numpy(), offsets.numpy())
 
 
@@ -176,6 +180,29 @@ def build_sparsity_aware(graph: Graph, config: TrainConfig, spec: GridSpec,
     halo, compact, positions = plan_halo(place, sp.csr_array(prepared.at[lo:hi]))
     counts = global_split_counts(prepared.train_mask, prepared.val_mask, prepared.test_mask)
     return SparsityAware1D(
+        place, halo, compact, positions,
+        data=grid_local_data(prepared, place),
+        num_classes=prepared.num_classes,
+        global_counts=counts,
+        original_ids=None if partition.method == "block" else prepared.original_ids,
+    )
+
+
+def build_sparsity_aware_replicated(graph: Graph, config: TrainConfig, spec: GridSpec,
+                                    comm: Communicator, device: torch.device
+                                    ) -> SparsityAware15D:
+    """This rank's :class:`SparsityAware15D`: partition into ``P / c`` parts, permute, find
+    the halo of its stages within its team."""
+    teams = spec.shape[0]
+    partition = shared_partition(graph, config, teams, comm)
+    prepared = prepare_graph(graph, config, partition.order)
+    grid = ProcessGrid(spec, device.type)
+    offsets = tuple(int(o) for o in partition.offsets)
+    place = ReplicatedPlace(grid, comm, graph.num_nodes, device, DTYPES[config.dtype], offsets)
+    lo, hi = place.rows
+    halo, compact, positions = plan_replicated_halo(place, sp.csr_array(prepared.at[lo:hi]))
+    counts = global_split_counts(prepared.train_mask, prepared.val_mask, prepared.test_mask)
+    return SparsityAware15D(
         place, halo, compact, positions,
         data=grid_local_data(prepared, place),
         num_classes=prepared.num_classes,
