@@ -2,10 +2,11 @@
 
 For every graph and P the exact communication model (:mod:`pargnn.cost.exact`, held equal to
 the communication log to the byte by the test suite) gives each rank's bytes of one GCN
-training step (2 layers, hidden 64, float32) for three setups: ``1d`` (CAGNET's broadcast 1D
-on contiguous blocks), ``sa1d`` on a random partition, ``sa1d`` on a METIS partition.
-``--verify GRAPH P`` also trains those three for real (2 epochs, one thread per process) and
-checks each rank's logged bytes against the model.
+training step (2 layers, hidden 64, float32) for five setups: ``1d`` (CAGNET's broadcast 1D
+on contiguous blocks), ``sa1d`` on a random partition, ``sa1d`` on a METIS partition, and, for
+``P >= 4``, the replicated pair ``1.5d`` and ``sa1.5d`` (METIS into ``P / 2`` parts) with
+``c = 2``. ``--verify GRAPH P`` also trains every setup for real (2 epochs, one thread per
+process) and checks each rank's logged bytes against the model.
 
     .venv/bin/python benchmarks/partitioning/bytes.py
     .venv/bin/python benchmarks/partitioning/bytes.py --verify sbm 8
@@ -24,7 +25,7 @@ import torch
 
 from pargnn import train
 from pargnn.cost.exact import model_ops, predict_epoch
-from pargnn.dist.grid import plan_grid
+from pargnn.dist.grid import REPLICATED, SPARSITY_AWARE, plan_grid
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.partition import partition_graph, partition_stats
 from pargnn.training.config import TrainConfig
@@ -40,13 +41,24 @@ GRAPHS = {
     "sbm": "sbm:nodes=100000,blocks=64,degree=12,homophily=0.9,features=64,sigma=1,seed=0",
     "rmat": "rmat:nodes=100000,degree=12,features=64,seed=0",
 }
-SETUPS = (("1d", "block"), ("sa1d", "random"), ("sa1d", "metis"))
+SETUPS = (("1d", "block"), ("sa1d", "random"), ("sa1d", "metis"), ("1.5d", "block"),
+          ("sa1.5d", "metis"))
+REPLICATION = 2  # c of the replicated setups
+
+
+def replication(algo: str) -> int:
+    return REPLICATION if algo in REPLICATED else 1
+
+
+def setups(p: int) -> list[tuple[str, str]]:
+    return [(a, m) for a, m in SETUPS if p >= replication(a) ** 2]
 
 
 def config_for(dataset: str, algo: str, partition: str, nprocs: int) -> TrainConfig:
     return TrainConfig(dataset=dataset, data_root=str(DATA), hidden=64, epochs=2, threads=1,
                        quiet=True, nprocs=nprocs, algo=algo,
-                       partition=partition if algo == "sa1d" else None)
+                       partition=partition if algo in SPARSITY_AWARE else None,
+                       replication=REPLICATION if algo in REPLICATED else None)
 
 
 def model_bytes(dataset: str, ps: list[int]) -> list[dict[str, Any]]:
@@ -56,11 +68,12 @@ def model_bytes(dataset: str, ps: list[int]) -> list[dict[str, Any]]:
     adjacency = graph.adjacency()
     rows = []
     for p in ps:
-        for algo, method in SETUPS:
-            partition = partition_graph(adjacency, p, method)
-            order = partition.order if algo == "sa1d" else None
+        for algo, method in setups(p):
+            partition = partition_graph(adjacency, p // replication(algo), method)
+            order = partition.order if algo in SPARSITY_AWARE else None
             prepared = prepare_graph(graph, base, order)
-            traffic = predict_epoch(plan_grid(algo, p), graph.num_nodes, prepared.at,
+            spec = plan_grid(algo, p, replication=replication(algo))
+            traffic = predict_epoch(spec, graph.num_nodes, prepared.at,
                                     prepared.a, layers, graph.num_classes, value_bytes=4,
                                     offsets=partition.offsets)
             per_rank = [t.total_bytes for t in traffic]
@@ -74,7 +87,7 @@ def model_bytes(dataset: str, ps: list[int]) -> list[dict[str, Any]]:
 
 def verify(dataset: str, p: int, predicted: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for algo, method in SETUPS:
+    for algo, method in setups(p):
         result = train(config_for(dataset, algo, method, p)).to_dict()
         logged = result["comm"]["bytes_per_epoch_per_rank"]
         model = next(r for r in predicted if (r["p"], r["algo"], r["partition"])
@@ -87,15 +100,20 @@ def verify(dataset: str, p: int, predicted: list[dict[str, Any]]) -> list[dict[s
 
 def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     lines = ["| graph | P | 1d MB | sa1d random MB | sa1d METIS MB | METIS / 1d | "
-             "METIS edge cut |", "|---|---|---|---|---|---|---|"]
+             "METIS edge cut | 1.5d c=2 MB | sa1.5d c=2 METIS MB | sa1.5d / 1.5d |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, rows in results.items():
         for p in sorted({r["p"] for r in rows}):
             by = {(r["algo"], r["partition"]): r for r in rows if r["p"] == p}
             b, rnd, met = by[("1d", "block")], by[("sa1d", "random")], by[("sa1d", "metis")]
+            rep, sa_rep = by.get(("1.5d", "block")), by.get(("sa1.5d", "metis"))
+            replicated = (f"{rep['max_bytes'] / 1e6:.2f} | {sa_rep['max_bytes'] / 1e6:.2f} | "
+                          f"{sa_rep['max_bytes'] / rep['max_bytes']:.3f}"
+                          if rep and sa_rep else "- | - | -")
             lines.append(
                 f"| {name} | {p} | {b['max_bytes'] / 1e6:.2f} | {rnd['max_bytes'] / 1e6:.2f} | "
                 f"{met['max_bytes'] / 1e6:.2f} | {met['max_bytes'] / b['max_bytes']:.3f} | "
-                f"{met['edge_cut']:.3f} |")
+                f"{met['edge_cut']:.3f} | {replicated} |")
     return "\n".join(lines) + "\n"
 
 
@@ -110,8 +128,10 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
         for algo, method in SETUPS:
             pts = sorted((r["p"], r["max_bytes"] / 1e6) for r in rows
                          if (r["algo"], r["partition"]) == (algo, method))
-            ax.plot(*zip(*pts, strict=True), marker="o",
-                    label="1d (broadcast)" if algo == "1d" else f"sa1d {method}")
+            label = {"1d": "1d (broadcast)", "1.5d": "1.5d c=2 (broadcast)",
+                     "sa1.5d": f"sa1.5d c=2 {method}"}.get(algo, f"{algo} {method}")
+            ax.plot(*zip(*pts, strict=True), marker="o", label=label,
+                    linestyle="--" if algo in REPLICATED else "-")
         ax.set_title(name)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
