@@ -111,7 +111,8 @@ def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
 
 
 def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
-    """The communication log of every rank equals the exact model, phase by phase."""
+    """The communication log of every rank equals the exact model, phase by phase and call
+    by call (collective and group size, which the planner prices)."""
     for rank, (r, predicted) in enumerate(zip(results, predicted_traffic(graph, case),
                                               strict=True)):
         logged = {phase.removeprefix("train/"): stats
@@ -120,6 +121,12 @@ def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> No
         for phase, stats in logged.items():
             assert (stats["calls"], stats["bytes"]) == (
                 predicted.calls[phase], predicted.bytes[phase]), f"{case} rank {rank} {phase}"
+        calls = {(c["phase"].removeprefix("train/"), c["op"], c["group"]): (c["calls"],
+                                                                           c["bytes"])
+                 for c in r["comm"]["by_call"]}
+        expected = {key: (predicted.call_counts[key], predicted.call_bytes[key])
+                    for key in predicted.call_counts}
+        assert calls == expected, f"{case} rank {rank}: calls differ"
 
 
 def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:

@@ -93,22 +93,31 @@ def model_ops(layers: list[object]) -> list[list[Op]]:
     return [layer_ops(layer, index == 0) for index, layer in enumerate(layers)]
 
 
+Call = tuple[str, str, int]  # (phase, collective, group size)
+
+
 @dataclass
 class Traffic:
-    """Predicted calls and bytes of one rank, per phase."""
+    """Predicted calls and bytes of one rank, per phase and per (phase, collective, group
+    size), as :class:`~pargnn.dist.comm.CommLog` records them."""
 
     calls: Counter[str] = field(default_factory=Counter)
     bytes: Counter[str] = field(default_factory=Counter)
+    call_counts: Counter[Call] = field(default_factory=Counter)
+    call_bytes: Counter[Call] = field(default_factory=Counter)
 
-    def add(self, phase: str, nbytes: int) -> None:
+    def add(self, phase: str, nbytes: int, op: str, group: int) -> None:
+        """One call of ``op`` over ``group`` processes, unless it has nothing to move (the
+        communicator skips those)."""
         if nbytes > 0:
-            self.calls[phase] += 1
-            self.bytes[phase] += nbytes
+            self.add_call(phase, nbytes, op, group)
 
-    def add_call(self, phase: str, nbytes: int) -> None:
+    def add_call(self, phase: str, nbytes: int, op: str, group: int) -> None:
         """A call made even when this rank sends nothing (an all-to-all)."""
         self.calls[phase] += 1
         self.bytes[phase] += nbytes
+        self.call_counts[(phase, op, group)] += 1
+        self.call_bytes[(phase, op, group)] += nbytes
 
     @property
     def total_bytes(self) -> int:
@@ -170,28 +179,31 @@ def grid_spmm(t: Traffic, r: GridRank, width: int, nnz: tuple[int, ...], phase: 
     w = _cols(r, width)
     for s in range(lay.rows):
         if lay.cols > 1:
-            t.add(phase, (v_hi - v_lo + 1 + nnz[s]) * r.index_bytes)
-            t.add(phase, nnz[s] * r.value_bytes)
+            t.add(phase, (v_hi - v_lo + 1 + nnz[s]) * r.index_bytes, "broadcast", lay.cols)
+            t.add(phase, nnz[s] * r.value_bytes, "broadcast", lay.cols)
         if lay.rows > 1:
-            t.add(phase, lay.block_size(s, r.layer) * w * r.value_bytes)
+            t.add(phase, lay.block_size(s, r.layer) * w * r.value_bytes, "broadcast", lay.rows)
     if lay.layers > 1:
-        t.add(phase, (lay.layers - 1) * lay.max_block() * w * r.value_bytes)
+        t.add(phase, (lay.layers - 1) * lay.max_block() * w * r.value_bytes, "reduce_scatter",
+              lay.layers)
 
 
 def grid_transform(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
     lay = r.layout
     rows = lay.block_size(r.i, r.layer)
     if lay.cols > 1:  # reduce-scatter forward, all-gather backward
-        t.add("dense_transform", (lay.cols - 1) * lay.max_features(op.f_out) * rows * r.value_bytes)
+        t.add("dense_transform", (lay.cols - 1) * lay.max_features(op.f_out) * rows * r.value_bytes,
+              "all_gather" if backward else "reduce_scatter", lay.cols)
     if backward and world > 1 and op.weight_grad:
-        t.add("dense_transform", op.f_in * op.f_out * r.value_bytes)
+        t.add("dense_transform", op.f_in * op.f_out * r.value_bytes, "all_reduce", world)
 
 
 def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
     lay = r.layout
     if lay.cols > 1:
         rows = lay.block_size(r.i, r.layer)
-        t.add("loss", (lay.cols - 1) * lay.max_features(classes) * rows * r.value_bytes)
+        t.add("loss", (lay.cols - 1) * lay.max_features(classes) * rows * r.value_bytes,
+              "all_gather", lay.cols)
 
 
 FORWARD_ATTENTION, BACKWARD_ATTENTION = "forward_attention", "backward_attention"
@@ -203,9 +215,9 @@ def grid_head_scores(t: Traffic, r: GridRank, op: Op, backward: bool, world: int
     rows = r.layout.block_size(r.i, r.layer)
     phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
     if r.layout.cols > 1:
-        t.add(phase, rows * op.heads * r.value_bytes)
+        t.add(phase, rows * op.heads * r.value_bytes, "all_reduce", r.layout.cols)
     if backward and world > 1:
-        t.add(phase, op.width * r.value_bytes)
+        t.add(phase, op.width * r.value_bytes, "all_reduce", world)
 
 
 def grid_attend(t: Traffic, r: GridRank, op: Op, backward: bool) -> None:
@@ -219,29 +231,31 @@ def grid_attend(t: Traffic, r: GridRank, op: Op, backward: bool) -> None:
     row_pad = max(lay.block_size(r.i, m) for m in range(lay.layers))
     peers = lay.cols * lay.layers > 1
     phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+    gather = "reduce_scatter" if backward else "all_gather"
     if lay.rows > 1:  # source scores: all-gather forward, reduce-scatter backward
-        t.add(phase, (lay.rows - 1) * slab_pad * k * vb)
+        t.add(phase, (lay.rows - 1) * slab_pad * k * vb, gather, lay.rows)
     if lay.layers > 1:  # destination scores, likewise across the layers
-        t.add(phase, (lay.layers - 1) * row_pad * k * vb)
+        t.add(phase, (lay.layers - 1) * row_pad * k * vb, gather, lay.layers)
     if peers:  # forward: the max and the sum; backward: sum of alpha * dalpha
         for _ in range(1 if backward else 2):
-            t.add(phase, rows_v * k * vb)
+            t.add(phase, rows_v * k * vb, "all_reduce", lay.cols * lay.layers)
     aggregation = "backward_aggregation" if backward else "forward_aggregation"
     if backward and lay.layers > 1:  # dZ gathered across the layers
-        t.add(aggregation, (lay.layers - 1) * row_pad * w * vb)
+        t.add(aggregation, (lay.layers - 1) * row_pad * w * vb, "all_gather", lay.layers)
     for s in range(lay.rows):
         nnz = r.counts.forward[s]
         if lay.cols > 1:
-            t.add(aggregation, (rows_v + 1 + nnz) * r.index_bytes)
-            t.add(aggregation, nnz * k * vb)
+            t.add(aggregation, (rows_v + 1 + nnz) * r.index_bytes, "broadcast", lay.cols)
+            t.add(aggregation, nnz * k * vb, "broadcast", lay.cols)
         if lay.rows > 1:
-            t.add(aggregation, lay.block_size(s, r.layer) * w * vb)
+            t.add(aggregation, lay.block_size(s, r.layer) * w * vb, "broadcast", lay.rows)
         if backward and lay.cols > 1:  # dalpha reduced to the block's owner
-            t.add(aggregation, nnz * k * vb)
+            t.add(aggregation, nnz * k * vb, "reduce", lay.cols)
         if backward and lay.rows > 1:  # dG reduced to (s, j, l)
-            t.add(aggregation, lay.block_size(s, r.layer) * w * vb)
+            t.add(aggregation, lay.block_size(s, r.layer) * w * vb, "reduce", lay.rows)
     if not backward and lay.layers > 1:
-        t.add(aggregation, (lay.layers - 1) * lay.max_block() * w * vb)
+        t.add(aggregation, (lay.layers - 1) * lay.max_block() * w * vb, "reduce_scatter",
+              lay.layers)
 
 
 def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None:
@@ -257,7 +271,8 @@ def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None
     elif op.kind == "transform":
         grid_transform(t, r, op, backward, world)
     elif backward and world > 1:  # bias and scale: their gradients are all-reduced
-        t.add("dense_transform", (op.width if op.kind == "bias" else 1) * r.value_bytes)
+        t.add("dense_transform", (op.width if op.kind == "bias" else 1) * r.value_bytes,
+              "all_reduce", world)
 
 
 OpModel = Callable[[Traffic, GridRank, Op, bool, int], None]
@@ -272,14 +287,14 @@ def grid_epoch(r: GridRank, layers: list[list[Op]], classes: int, world: int,
     if training:
         grid_class_gather(t, r, classes)
         if world > 1:
-            t.add("loss", r.value_bytes)
+            t.add("loss", r.value_bytes, "all_reduce", world)
         for op in reversed([op for layer in layers for op in layer]):
             op_model(t, r, op, True, world)
     else:
         for _ in range(3):  # train, val, test accuracy
             grid_class_gather(t, r, classes)
             if world > 1:
-                t.add("loss", COUNT_BYTES)
+                t.add("loss", COUNT_BYTES, "all_reduce", world)
     return t
 
 
@@ -301,11 +316,11 @@ def sparsity_aware_op(halo: HaloCounts) -> OpModel:
         if op.kind == "aggregate":
             if halo.active and (not backward or op.input_needs_grad):
                 phase = "backward_aggregation" if backward else "forward_aggregation"
-                t.add_call(phase, rows * op.width * r.value_bytes)
+                t.add_call(phase, rows * op.width * r.value_bytes, "all_to_all", world)
         elif op.kind == "attend":  # features and source scores travel together
             if halo.active:
                 phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
-                t.add_call(phase, rows * (op.width + op.heads) * r.value_bytes)
+                t.add_call(phase, rows * (op.width + op.heads) * r.value_bytes, "all_to_all", world)
         else:
             grid_op(t, r, op, backward, world)
 
@@ -363,9 +378,9 @@ def replicated_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, r
 def replicated_spmm(t: Traffic, r: ReplicatedRank, width: int, phase: str) -> None:
     for s in r.stages():
         if r.teams > 1:
-            t.add(phase, r.block(s) * width * r.value_bytes)
+            t.add(phase, r.block(s) * width * r.value_bytes, "broadcast", r.teams)
     if r.replication > 1:
-        t.add(phase, r.block(r.i) * width * r.value_bytes)
+        t.add(phase, r.block(r.i) * width * r.value_bytes, "all_reduce", r.replication)
 
 
 def replicated_attend(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
@@ -373,28 +388,30 @@ def replicated_attend(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> 
     vb, k, rows = r.value_bytes, op.heads, r.block(r.i)
     pad = max(r.block(b) for b in range(r.teams))
     phase = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
+    gather = "reduce_scatter" if backward else "all_gather"
     if r.teams > 1:  # source scores: all-gather forward, reduce-scatter backward
-        t.add(phase, (r.teams - 1) * pad * k * vb)
+        t.add(phase, (r.teams - 1) * pad * k * vb, gather, r.teams)
     if r.replication > 1:
         for _ in range(1 if backward else 2):
-            t.add(phase, rows * k * vb)
+            t.add(phase, rows * k * vb, "all_reduce", r.replication)
     aggregation = "backward_aggregation" if backward else "forward_aggregation"
     for s in r.stages():
         if r.teams > 1:
-            t.add(aggregation, r.block(s) * op.width * vb)
+            t.add(aggregation, r.block(s) * op.width * vb, "broadcast", r.teams)
         if backward and r.teams > 1:  # dG reduced to (s, r)
-            t.add(aggregation, r.block(s) * op.width * vb)
+            t.add(aggregation, r.block(s) * op.width * vb, "reduce", r.teams)
     if r.replication > 1:
-        t.add(aggregation, rows * op.width * vb)
+        t.add(aggregation, rows * op.width * vb, "all_reduce", r.replication)
 
 
 def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None:
     team = r.teams > 1
     if op.kind == "head_scores":  # local; gradients summed over the replicas and the team
         if backward and r.replication > 1:
-            t.add(BACKWARD_ATTENTION, r.block(r.i) * op.heads * r.value_bytes)
+            t.add(BACKWARD_ATTENTION, r.block(r.i) * op.heads * r.value_bytes, "all_reduce",
+                  r.replication)
         if backward and team:
-            t.add(BACKWARD_ATTENTION, op.width * r.value_bytes)
+            t.add(BACKWARD_ATTENTION, op.width * r.value_bytes, "all_reduce", r.teams)
     elif op.kind == "attend":
         replicated_attend(t, r, op, backward)
     elif op.kind == "aggregate":
@@ -404,7 +421,7 @@ def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None
             replicated_spmm(t, r, op.width, "backward_aggregation")
     elif backward and team and op.weight_grad:
         size = {"transform": op.f_in * op.f_out, "bias": op.width, "scale": 1}[op.kind]
-        t.add("dense_transform", size * r.value_bytes)
+        t.add("dense_transform", size * r.value_bytes, "all_reduce", r.teams)
 
 
 ReplicatedOpModel = Callable[[Traffic, ReplicatedRank, Op, bool], None]
@@ -419,10 +436,10 @@ def replicated_epoch(r: ReplicatedRank, layers: list[list[Op]], training: bool,
     if not training:
         for _ in range(3):
             if r.teams > 1:
-                t.add("loss", COUNT_BYTES)
+                t.add("loss", COUNT_BYTES, "all_reduce", r.teams)
         return t
     if r.teams > 1:
-        t.add("loss", r.value_bytes)
+        t.add("loss", r.value_bytes, "all_reduce", r.teams)
     for op in reversed(ops):
         op_model(t, r, op, True)
     return t
@@ -443,17 +460,17 @@ def sparsity_aware_replicated_op(halo: HaloCounts) -> ReplicatedOpModel:
             if backward and not op.input_needs_grad:
                 return
             if halo.active:
-                t.add_call(aggregation, rows * op.width * vb)
+                t.add_call(aggregation, rows * op.width * vb, "all_to_all", r.teams)
             if replicas:
-                t.add(aggregation, own * op.width * vb)
+                t.add(aggregation, own * op.width * vb, "all_reduce", r.replication)
         elif op.kind == "attend":  # features and source scores travel together
             attention = BACKWARD_ATTENTION if backward else FORWARD_ATTENTION
             if halo.active:
-                t.add_call(attention, rows * (op.width + op.heads) * vb)
+                t.add_call(attention, rows * (op.width + op.heads) * vb, "all_to_all", r.teams)
             if replicas:  # softmax: max and sum forward, sum of alpha * dalpha backward
                 for _ in range(1 if backward else 2):
-                    t.add(attention, own * op.heads * vb)
-                t.add(aggregation, own * op.width * vb)
+                    t.add(attention, own * op.heads * vb, "all_reduce", r.replication)
+                t.add(aggregation, own * op.width * vb, "all_reduce", r.replication)
         else:
             replicated_op(t, r, op, backward)
 

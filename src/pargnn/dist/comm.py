@@ -58,7 +58,9 @@ class OpStats:
 
 @dataclass
 class CommLog:
-    """Calls, bytes and seconds per operation, per phase, and per (phase, operation).
+    """Calls, bytes and seconds per operation, per phase, and per (phase, operation, group
+    size): the last is what the planner's time model prices, since a collective's cost
+    depends on how many processes take part.
 
     Phases nest: ``with log.phase("train"): with log.phase("forward_aggregation"): ...``
     records under ``"train/forward_aggregation"``.
@@ -67,6 +69,7 @@ class CommLog:
     by_op: dict[str, OpStats] = field(default_factory=dict)
     by_phase: dict[str, OpStats] = field(default_factory=dict)
     by_phase_op: dict[tuple[str, str], OpStats] = field(default_factory=dict)
+    by_call: dict[tuple[str, str, int], OpStats] = field(default_factory=dict)
     _stack: list[str] = field(default_factory=list)
 
     @contextmanager
@@ -81,11 +84,13 @@ class CommLog:
     def current_phase(self) -> str:
         return "/".join(self._stack) or "setup"
 
-    def record(self, op: str, nbytes: int, seconds: float) -> None:
+    def record(self, op: str, nbytes: int, seconds: float, group: int = 0) -> None:
+        """One call of ``op`` over ``group`` processes (0: not said) in the current phase."""
         phase = self.current_phase
         for table, key in ((self.by_op, op), (self.by_phase, phase)):
             table.setdefault(key, OpStats()).add(nbytes, seconds)
         self.by_phase_op.setdefault((phase, op), OpStats()).add(nbytes, seconds)
+        self.by_call.setdefault((phase, op, group), OpStats()).add(nbytes, seconds)
 
     def total(self, phase_prefix: str = "") -> OpStats:
         """Sum over the phases whose name starts with ``phase_prefix``."""
@@ -101,11 +106,14 @@ class CommLog:
         self.by_op.clear()
         self.by_phase.clear()
         self.by_phase_op.clear()
+        self.by_call.clear()
 
     def as_dict(self) -> dict[str, object]:
         return {
             "by_op": {k: v.as_dict() for k, v in sorted(self.by_op.items())},
             "by_phase": {k: v.as_dict() for k, v in sorted(self.by_phase.items())},
+            "by_call": [{"phase": phase, "op": op, "group": group, **v.as_dict()}
+                        for (phase, op, group), v in sorted(self.by_call.items())],
         }
 
 
@@ -124,18 +132,18 @@ class Communicator:
         self.log = log
         self.synchronize_cuda = synchronize_cuda
 
-    def _timed(self, op: str, size: int, call: object) -> None:
+    def _timed(self, op: str, size: int, call: object, group: int) -> None:
         start = time.perf_counter()
         call()  # type: ignore[operator]
         if self.synchronize_cuda:
             torch.cuda.synchronize()
-        self.log.record(op, size, time.perf_counter() - start)
+        self.log.record(op, size, time.perf_counter() - start, group)
 
     def broadcast(self, tensor: Tensor, src: int, group: ProcessGroup | None, size: int) -> None:
         """Broadcast ``tensor`` from global rank ``src`` to the ``size`` members of ``group``."""
         if size > 1 and tensor.numel():
             self._timed("broadcast", nbytes(tensor),
-                        lambda: dist.broadcast(tensor, src=src, group=group))
+                        lambda: dist.broadcast(tensor, src=src, group=group), size)
 
     def all_reduce(self, tensor: Tensor, group: ProcessGroup | None, size: int,
                    maximum: bool = False) -> None:
@@ -144,7 +152,7 @@ class Communicator:
         op = dist.ReduceOp.MAX if maximum else dist.ReduceOp.SUM
         if size > 1 and tensor.numel():
             self._timed("all_reduce", nbytes(tensor),
-                        lambda: dist.all_reduce(tensor, op=op, group=group))
+                        lambda: dist.all_reduce(tensor, op=op, group=group), size)
 
     def all_to_all(self, output: Tensor, tensor: Tensor, output_rows: list[int],
                    input_rows: list[int], group: ProcessGroup | None, size: int,
@@ -161,7 +169,7 @@ class Communicator:
             sent = (sum(input_rows) - input_rows[own]) * row_bytes
             self._timed("all_to_all", sent, lambda: dist.all_to_all_single(
                 output, tensor, output_split_sizes=output_rows, input_split_sizes=input_rows,
-                group=group))
+                group=group), size)
         else:
             output.copy_(tensor)
 
@@ -170,14 +178,14 @@ class Communicator:
         copy (the others' copies are left undefined)."""
         if size > 1 and tensor.numel():
             self._timed("reduce", nbytes(tensor),
-                        lambda: dist.reduce(tensor, dst=dst, group=group))
+                        lambda: dist.reduce(tensor, dst=dst, group=group), size)
 
     def all_gather(self, output: Tensor, tensor: Tensor, group: ProcessGroup | None,
                    size: int) -> None:
         """Concatenate every member's ``tensor`` along dim 0 into ``output``."""
         if size > 1 and tensor.numel():
             self._timed("all_gather", nbytes(output) - nbytes(tensor),
-                        lambda: _all_gather_single(output, tensor, group=group))
+                        lambda: _all_gather_single(output, tensor, group=group), size)
         else:
             output.copy_(tensor)
 
@@ -186,6 +194,6 @@ class Communicator:
         """Sum every member's ``tensor`` and give member ``k`` the ``k``-th chunk along dim 0."""
         if size > 1 and tensor.numel():
             self._timed("reduce_scatter", nbytes(tensor) - nbytes(output),
-                        lambda: _reduce_scatter_single(output, tensor, group=group))
+                        lambda: _reduce_scatter_single(output, tensor, group=group), size)
         else:
             output.copy_(tensor)
