@@ -1,4 +1,4 @@
-"""The ``pargnn`` command line: ``pargnn train`` and ``pargnn datasets``.
+"""The ``pargnn`` command line: ``train``, ``plan``, ``calibrate`` and ``datasets``.
 
 The ``train`` options are generated from :class:`pargnn.training.config.TrainConfig`, the one
 place they are defined. A :class:`~pargnn.errors.PargnnError` (bad input, missing files, a
@@ -31,11 +31,18 @@ def _scalar_type(annotation: Any) -> Any:
     return args[0] if args else annotation
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+PLAN_IGNORES = ("algo", "grid", "replication", "permute", "epochs", "quiet", "lr",
+                "weight_decay")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     """One option per :class:`TrainConfig` field, named after it (``weight_decay`` ->
-    ``--weight-decay``; a switch that defaults to on, ``bias``, -> ``--no-bias``)."""
+    ``--weight-decay``; a switch that defaults to on, ``bias``, -> ``--no-bias``), except the
+    fields in ``skip``."""
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
+        if f.name in skip:
+            continue
         flag = "--" + f.name.replace("_", "-")
         kind = _scalar_type(hints[f.name])
         help_text = f.metadata["help"]
@@ -64,13 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = commands.add_parser("train", help="train a model", description="Train a model.")
     add_config_arguments(train)
+    plan = commands.add_parser(
+        "plan", help="predict every layout for --nprocs and choose one",
+        description="Predict messages, bytes, seconds and memory per epoch for every valid "
+        "(algorithm, grid, replication, partitioner) on --nprocs processes, sorted by epoch "
+        "time; `pargnn train --algo auto` trains the first that fits. The options are those "
+        "of `pargnn train`; --out writes the plan as JSON.")
+    add_config_arguments(plan, skip=PLAN_IGNORES)
+    calibrate = commands.add_parser(
+        "calibrate", help="measure this machine's collectives and kernels for the planner",
+        description="Time every collective over message and group sizes, and the local "
+        "kernels with all processes computing at once; fit alpha + beta x size and write a "
+        "profile for `pargnn plan --profile` and `pargnn train --algo auto --profile`.")
+    calibrate.add_argument("--nprocs", type=int, default=2,
+                           help="processes to measure with (as many as training will use)")
+    calibrate.add_argument("--threads", type=int, default=None,
+                           help="CPU threads per process (as training will use)")
+    calibrate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    calibrate.add_argument("--quick", action="store_true", help="fewer, smaller samples")
+    calibrate.add_argument("--out", default="profile.json", help="where to write the profile")
     datasets = commands.add_parser("datasets", help="list the named datasets and where they are")
     datasets.add_argument("--data-root", default=None, help="folder holding the named datasets")
     return parser
 
 
 def _config_from(args: argparse.Namespace) -> TrainConfig:
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+              if hasattr(args, f.name)}
     return TrainConfig(**values)
 
 
@@ -88,6 +115,65 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         print(f"test accuracy {result.test_acc:.4f} (best val {result.val_acc:.4f} "
               f"at epoch {result.best_epoch})")
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from pargnn.cost.auto import plan_training
+    from pargnn.cost.profile import DEFAULT_PROFILE, load_profile
+    from pargnn.graph.datasets import load_dataset
+    from pargnn.training.result import check_writable, write_json_atomic
+
+    config = _config_from(args)
+    config.validate()
+    if config.out:
+        check_writable(config.out)
+    console = Console()
+    if config.profile is None:
+        console.print(f"No --profile given: using the built-in {DEFAULT_PROFILE!r} guesses "
+                      "(docs/profiles.md). Measure this machine with `pargnn calibrate "
+                      f"--nprocs {config.nprocs} --out profile.json`, then pass --profile "
+                      "profile.json.", highlight=False)
+    profile = load_profile(config.profile)
+    graph = load_dataset(config.dataset, config.data_root)
+    plan = plan_training(graph, config, config.nprocs, profile, quick=True)
+    console.print(plan_table(plan))
+    for candidate, why in plan.skipped:
+        console.print(f"skipped {candidate.label}: {why}", highlight=False)
+    console.print(plan.explanation(), highlight=False)
+    if config.out:
+        write_json_atomic(config.out, plan.as_dict())
+    return 0
+
+
+def plan_table(plan: Any) -> Table:
+    """The plan's predictions, fastest first."""
+    table = Table(title=f"{plan.nprocs} processes, profile {plan.profile.name} "
+                        f"(planned in {plan.seconds:.2f} s)")
+    for column in ("layout", "epoch ms", "comm ms", "compute ms", "messages",
+                   "MB / epoch", "memory MB", "fits"):
+        table.add_column(column, justify="left" if column == "layout" else "right")
+    chosen = plan.choice
+    for p in plan.predictions:
+        mark = "[bold]" if p is chosen else ""
+        table.add_row(f"{mark}{p.candidate.label}", f"{p.epoch_seconds * 1e3:.2f}",
+                      f"{p.comm_seconds * 1e3:.2f}", f"{p.compute_seconds * 1e3:.2f}",
+                      str(p.messages), f"{p.bytes / 1e6:.2f}", f"{p.memory_bytes / 1e6:.1f}",
+                      "yes" if p.fits else "[red]no")
+    return table
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from pargnn.cost.calibrate import calibrate
+    from pargnn.cost.profile import save_profile
+    from pargnn.training.result import check_writable
+
+    check_writable(args.out)
+    console = Console(stderr=True)
+    profile = calibrate(args.nprocs, threads=args.threads, device=args.device,
+                        quick=args.quick, progress=lambda text: console.print(text))
+    save_profile(profile, args.out)
+    console.print(f"wrote {args.out}: {profile.name}", highlight=False)
     return 0
 
 
@@ -112,7 +198,8 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "datasets": run_datasets}
+    handlers = {"train": run_train, "plan": run_plan, "calibrate": run_calibrate,
+                "datasets": run_datasets}
     try:
         return handlers[args.command](args)
     except PargnnError as error:

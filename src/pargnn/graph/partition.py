@@ -141,17 +141,30 @@ def partition_graph(adjacency: sp.csr_array, parts: int, method: str = "metis", 
         return block_partition(n, parts)
     if method == "random":
         return random_partition(n, parts, seed)
-    path = None
-    if cache_dir is not None:
-        name = f"partition-{graph_key(adjacency)}-{method}-{parts}-{seed}-{weights}.npz"
-        path = Path(cache_dir) / name
-        if path.exists():
-            with np.load(path) as cached:
-                return Partition(method, cached["order"], cached["offsets"])
+    cached = None if cache_dir is None else cached_partition(adjacency, parts, method, seed,
+                                                             weights, cache_dir)
+    if cached is not None:
+        return cached
     partition = metis_partition(adjacency, parts, seed, weights)
-    if path is not None:
-        _save_atomic(path, partition)
+    if cache_dir is not None:
+        _save_atomic(_cache_path(adjacency, parts, method, seed, weights, cache_dir), partition)
     return partition
+
+
+def _cache_path(adjacency: sp.csr_array, parts: int, method: str, seed: int, weights: str,
+                cache_dir: str | Path) -> Path:
+    name = f"partition-{graph_key(adjacency)}-{method}-{parts}-{seed}-{weights}.npz"
+    return Path(cache_dir) / name
+
+
+def cached_partition(adjacency: sp.csr_array, parts: int, method: str, seed: int,
+                     weights: str, cache_dir: str | Path) -> Partition | None:
+    """The partition kept in ``cache_dir`` for these settings, or ``None``."""
+    path = _cache_path(adjacency, parts, method, seed, weights, cache_dir)
+    if not path.exists():
+        return None
+    with np.load(path) as cached:
+        return Partition(method, cached["order"], cached["offsets"])
 
 
 def _save_atomic(path: Path, partition: Partition) -> None:

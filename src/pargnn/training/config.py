@@ -53,8 +53,10 @@ class TrainConfig:
     )
     nprocs: int = _option(1, "processes to train on (1: the single-process path)")
     algo: str = _option(
-        "1d", "distributed algorithm for --nprocs > 1 (sa1d, sa1.5d: sparsity-aware 1D, 1.5D)",
-        choices=ALGORITHMS,
+        "1d",
+        "distributed algorithm for --nprocs > 1 (sa1d, sa1.5d: sparsity-aware 1D, 1.5D; auto: "
+        "the planner's choice, see `pargnn plan`)",
+        choices=(*ALGORITHMS, "auto"),
     )
     grid: str | None = _option(
         None, "process grid RxC (2d) or RxCxL (3d); default: the most balanced for --nprocs"
@@ -77,6 +79,11 @@ class TrainConfig:
     )
     partition_cache: str | None = _option(
         None, "folder to keep partitions in, keyed by the graph and the settings"
+    )
+    profile: str | None = _option(
+        None, "machine profile for --algo auto: a file from `pargnn calibrate` or a built-in "
+        "name (local-default, cpu-cluster-ethernet, gpu-cluster-infiniband); default: "
+        "local-default"
     )
     threads: int | None = _option(None, "CPU threads per process (default: torch's choice)")
     device: str = _option(
@@ -101,11 +108,14 @@ class TrainConfig:
             (self.nprocs >= 1, f"--nprocs must be >= 1, got {self.nprocs}"),
             (self.threads is None or self.threads >= 1,
              f"--threads must be >= 1, got {self.threads}"),
-            (self.partition is None or self.algo in SPARSITY_AWARE,
+            (self.partition is None or self.algo in (*SPARSITY_AWARE, "auto"),
              f"--partition applies to --algo {', '.join(SPARSITY_AWARE)}; the broadcast "
              "algorithms cut contiguous blocks (--permute shuffles them)"),
             (not (self.permute and self.algo in SPARSITY_AWARE),
              f"--permute does not apply to --algo {self.algo}; use --partition random"),
+            (not (self.algo == "auto" and (self.permute or self.grid or self.replication)),
+             "--algo auto chooses the grid, the replication and the vertex order itself; drop "
+             "--grid, --replication and --permute, or name the algorithm"),
         )
         for ok, message in checks:
             if not ok:

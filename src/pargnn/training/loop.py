@@ -14,6 +14,7 @@ Launch (see the README for more)::
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Protocol
 
@@ -123,6 +124,8 @@ def train(
     config.validate()
     if config.out:
         check_writable(config.out)
+    if config.algo == "auto":
+        return train_auto(config, graph, observer)
     if config.nprocs > 1 or under_torchrun():
         from pargnn.training.worker import train_distributed
 
@@ -143,4 +146,27 @@ def train(
         observer.end(result)
     if config.out:
         write_json_atomic(config.out, result.to_dict())
+    return result
+
+
+def train_auto(config: TrainConfig, graph: Graph | None,
+               observer: TrainObserver | None) -> TrainResult:
+    """``--algo auto``: plan, then train the chosen layout; the plan goes into the result."""
+    from pargnn.cost.auto import resolve_auto
+
+    nprocs = int(os.environ["WORLD_SIZE"]) if under_torchrun() else config.nprocs
+    if nprocs == 1:
+        return train(config.replace(algo="1d"), graph, observer)
+    graph = graph if graph is not None else load_dataset(config.dataset, config.data_root)
+    planned = resolve_auto(config, graph, nprocs)
+    if not config.quiet and os.environ.get("RANK", "0") == "0":
+        note = (" (profile local-default: run `pargnn calibrate` for this machine's)"
+                if planned.default_profile else "")
+        print(f"--algo auto: {planned.plan.explanation()}{note}", flush=True)
+    out = config.out
+    result = train(planned.config.replace(out=None), graph, observer)
+    result.plan = planned.plan.as_dict()
+    result.config = planned.config.replace(out=out)
+    if out and result.rank == 0:
+        write_json_atomic(out, result.to_dict())
     return result

@@ -45,6 +45,7 @@ class TrainResult:
     estimate: dict[str, object] = field(default_factory=dict)
     comm: dict[str, object] = field(default_factory=dict)
     memory_detail: dict[str, object] = field(default_factory=dict)
+    plan: dict[str, object] | None = None  # --algo auto: the planner's predictions and choice
     rank: int = 0
 
     @property
@@ -76,6 +77,7 @@ class TrainResult:
                 **self.memory_detail,
             },
             "comm": self.comm,
+            **({"plan": self.plan} if self.plan is not None else {}),
         }
 
 

@@ -1,0 +1,148 @@
+"""The local work of one training step on one rank: kernel calls and their sizes.
+
+The communication of an epoch is counted exactly by :mod:`pargnn.cost.exact`; this module
+counts the arithmetic the same way, from the same layer steps (:class:`~pargnn.cost.exact.Op`)
+and the rank's share of the graph (:class:`LocalShape`), in the units of the profile's kernels
+(:mod:`pargnn.cost.profile`):
+
+* ``spmm``: one call per sparse block product, ``nnz x w`` units (``w`` local columns);
+* ``sddmm``: GAT's edge-weight gradient, ``nnz x w`` per head span;
+* ``gemm``: ``m k n`` multiply-adds per dense product (forward ``X W``; backward ``dZ W^T``
+  and, for a learnable weight, ``X^T dZ``);
+* ``elementwise``: elements touched by bias, activation, scores, softmax, loss and the
+  optimiser, with the number of passes each makes over its data;
+* ``dropout``: elements masked by the keyed dropout (hash, compare, scale: its own kernel,
+  because it costs several passes of integer arithmetic per element).
+
+A rank's compute time is then ``sum_k calls_k alpha_k + units_k beta_k``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pargnn.cost.exact import Op
+
+# passes over the data of the steps that are not products (forward + backward together)
+BIAS_PASSES = 2  # add; column sum of the gradient
+ACTIVATION_PASSES = 3  # apply; mask and multiply the gradient
+SCALE_PASSES = 4
+SCORE_PASSES = 4  # multiply and index-add, both ways
+EDGE_PASSES = 14  # gather, add, LeakyReLU, max, exp, sum, divide; their adjoints
+LOSS_PASSES = 6  # log-softmax and its gradient over the local logits
+ADAM_PASSES = 12  # Adam's update of one parameter (moments, bias corrections, step)
+
+
+@dataclass
+class Work:
+    """Calls and units per kernel."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kernel: str, units: float, calls: int = 1) -> None:
+        if units > 0 and calls > 0:
+            self.calls[kernel] += calls
+            self.units[kernel] += int(units)
+
+
+@dataclass(frozen=True)
+class LocalShape:
+    """What one rank multiplies: its vertex rows, its share of a matrix's columns, and the
+    non-zeros of each sparse block it multiplies, per call.
+
+    ``forward_blocks`` are the blocks of ``A^T`` of the forward SpMM (one call each),
+    ``backward_blocks`` those of ``A`` in the backward SpMM; ``edge_blocks`` the blocks whose
+    edges this rank's attention scores (those of ``A^T`` it stores).
+    """
+
+    rows: int
+    columns: Callable[[int], int]
+    forward_blocks: Sequence[int]
+    backward_blocks: Sequence[int]
+    edge_blocks: Sequence[int]
+
+
+def full_width(width: int) -> int:
+    return width
+
+
+def _aggregate(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
+    width = shape.columns(op.width)
+    if not backward:
+        for nnz in shape.forward_blocks:
+            w.add("spmm", nnz * width)
+    elif op.input_needs_grad:
+        for nnz in shape.backward_blocks:
+            w.add("spmm", nnz * width)
+
+
+def _transform(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
+    product = shape.rows * shape.columns(op.f_in) * op.f_out
+    w.add("gemm", product)
+    if backward and op.weight_grad:
+        w.add("gemm", product)
+
+
+def _attend(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
+    width = shape.columns(op.width)
+    head_width = max(op.width // max(op.heads, 1), 1)
+    spans = max(1, -(-width // head_width))  # the heads this rank's columns touch
+    for nnz in shape.edge_blocks:
+        w.add("elementwise", EDGE_PASSES // 2 * nnz * op.heads)
+        w.add("spmm", nnz * width, calls=spans)
+        if backward:
+            w.add("sddmm", nnz * width, calls=spans)
+
+
+def op_work(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
+    """The kernels of one step, one direction."""
+    if op.kind == "aggregate":
+        _aggregate(w, shape, op, backward)
+    elif op.kind == "transform":
+        _transform(w, shape, op, backward)
+    elif op.kind == "attend":
+        _attend(w, shape, op, backward)
+    elif op.kind == "bias":
+        w.add("elementwise", BIAS_PASSES // 2 * shape.rows * shape.columns(op.width))
+    elif op.kind == "scale":
+        w.add("elementwise", SCALE_PASSES // 2 * shape.rows * shape.columns(op.width or 1))
+    elif op.kind == "head_scores":
+        w.add("elementwise", SCORE_PASSES // 2 * shape.rows * shape.columns(op.width))
+
+
+def epoch_work(shape: LocalShape, layers: list[list[Op]], classes: int, dropout: bool,
+               parameters: int) -> Work:
+    """The kernels of one training step (forward, loss, backward, Adam) on one rank.
+
+    Each layer's input is dropped out (when ``dropout``) and each hidden layer's output goes
+    through the activation, as :class:`~pargnn.nn.models.GraphModel` does.
+    """
+    w = Work()
+    ops = [op for layer in layers for op in layer]
+    for index, layer in enumerate(layers):
+        f_in = _input_width(layer)
+        if dropout:
+            w.add("dropout", 2 * shape.rows * shape.columns(f_in))
+        for op in layer:
+            op_work(w, shape, op, False)
+        if index < len(layers) - 1:
+            w.add("elementwise", ACTIVATION_PASSES * shape.rows * shape.columns(
+                _output_width(layer)))
+    w.add("elementwise", LOSS_PASSES * shape.rows * classes)
+    for op in reversed(ops):
+        op_work(w, shape, op, True)
+    w.add("elementwise", ADAM_PASSES * parameters)
+    return w
+
+
+def _input_width(layer: list[Op]) -> int:
+    first = layer[0]
+    return first.width if first.kind == "aggregate" else first.f_in
+
+
+def _output_width(layer: list[Op]) -> int:
+    last = [op for op in layer if op.kind in ("transform", "bias")][-1]
+    return last.width if last.kind == "bias" else last.f_out

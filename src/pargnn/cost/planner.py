@@ -1,0 +1,404 @@
+"""The planner: every way to run a model on P processes, predicted, sorted and chosen.
+
+For each candidate (algorithm, grid, replication, partitioner) valid for ``P``:
+
+1. **messages and bytes** per rank come from the exact model (:mod:`pargnn.cost.exact`), the
+   same counts the test suite holds equal to the communication log, call by call, with each
+   call's collective and group size;
+2. **communication seconds** price every call with the profile's fit for that collective
+   and group size (``calls x alpha + bytes x beta``);
+3. **compute seconds** price the rank's kernels (:mod:`pargnn.cost.compute`);
+4. **memory** is the rank's predicted training state (:mod:`pargnn.cost.memory`).
+
+A rank's epoch is its compute plus its communication; the epoch of the run is that of the
+slowest rank (every step ends in collectives that wait for it). The candidates are sorted by
+predicted epoch time; those whose memory exceeds the profile's per-process memory are marked
+and never chosen.
+
+A calibrated CPU profile was measured with ``profile.nprocs`` processes sharing the machine's
+cores. Planning for a different ``P`` on the same machine scales the kernel times by the
+change in oversubscription (``max(1, P t / cores)``); collectives keep their fits per group
+size. Hand-written (cluster) profiles give each process its own cores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from pargnn.cost.compute import LocalShape, Work, epoch_work, full_width
+from pargnn.cost.exact import (
+    INDEX_BYTES,
+    Op,
+    Traffic,
+    grid_rank,
+    model_ops,
+    predict_epoch,
+    replicated_rank,
+)
+from pargnn.cost.memory import Memory, csr_bytes, rank_memory
+from pargnn.cost.profile import Profile
+from pargnn.dist.grid import (
+    GridSpec,
+    plan_grid,
+    shapes_2d,
+    shapes_3d,
+    valid_replications,
+)
+from pargnn.graph.graph import Graph
+from pargnn.graph.normalize import normalize_adjacency
+from pargnn.graph.partition import PARTITIONERS, Partition, halo_matrix
+from pargnn.nn.models import MODELS
+from pargnn.spmm.layout import GridLayout, balanced_offsets
+from pargnn.training.config import TrainConfig
+from pargnn.training.setup import build_model
+
+VALUE_BYTES = {"float32": 4, "float64": 8}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to lay out the run."""
+
+    spec: GridSpec
+    partition: str | None = None
+
+    @property
+    def algorithm(self) -> str:
+        return self.spec.algorithm
+
+    @property
+    def label(self) -> str:
+        algo, shape = self.spec.algorithm, self.spec.shape
+        text = algo
+        if algo in ("2d", "3d"):
+            text += " " + "x".join(str(s) for s in shape[: 2 if algo == "2d" else 3])
+        elif algo in ("1.5d", "sa1.5d"):
+            text += f" c={shape[1]}"
+        return text + (f" {self.partition}" if self.partition else "")
+
+    def settings(self) -> dict[str, object]:
+        """The ``TrainConfig`` fields that select this candidate."""
+        algo, shape = self.spec.algorithm, self.spec.shape
+        grid = None
+        if algo == "2d":
+            grid = f"{shape[0]}x{shape[1]}"
+        elif algo == "3d":
+            grid = "x".join(str(s) for s in shape)
+        replication = shape[1] if algo in ("1.5d", "sa1.5d") else None
+        return {"algo": algo, "grid": grid, "replication": replication,
+                "partition": self.partition}
+
+
+def candidates(nprocs: int, partitioners: tuple[str, ...] = PARTITIONERS) -> list[Candidate]:
+    """Every layout valid for ``nprocs``: 1D; 1.5D for each ``c > 1``; every 2D grid with
+    more than one column (``P x 1`` is 1D); every 3D grid with at least two layers; the
+    sparsity-aware algorithms with each partitioner."""
+    if nprocs == 1:
+        return [Candidate(plan_grid("1d", 1))]
+    out = [Candidate(plan_grid("1d", nprocs))]
+    replications = [c for c in valid_replications(nprocs) if c > 1]
+    out += [Candidate(plan_grid("1.5d", nprocs, replication=c)) for c in replications]
+    out += [Candidate(plan_grid("2d", nprocs, f"{r}x{c}")) for r, c in shapes_2d(nprocs)
+            if c > 1]
+    out += [Candidate(plan_grid("3d", nprocs, "x".join(map(str, s))))
+            for s in shapes_3d(nprocs) if s[2] >= 2]
+    out += [Candidate(plan_grid("sa1d", nprocs), method) for method in partitioners]
+    out += [Candidate(plan_grid("sa1.5d", nprocs, replication=c), method)
+            for c in replications for method in partitioners]
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The graph and model as training prepares them (input order), once per plan."""
+
+    n: int
+    at: sp.csr_array
+    a: sp.csr_array
+    features: int
+    classes: int
+    layers: list[list[Op]]
+    parameters: int
+    value_bytes: int
+    dropout: bool
+
+    @property
+    def nnz(self) -> int:
+        return int(self.a.nnz)
+
+    @classmethod
+    def from_graph(cls, graph: Graph, config: TrainConfig) -> Problem:
+        a = normalize_adjacency(graph.adjacency(), MODELS[config.model].normalization)
+        at = sp.csr_array(a.T)
+        at.sort_indices()
+        model = build_model(config, graph)
+        return cls(graph.num_nodes, at, a, graph.num_features, graph.num_classes,
+                   model_ops(list(model.layers())),
+                   sum(p.numel() for p in model.parameters()), VALUE_BYTES[config.dtype],
+                   config.dropout > 0)
+
+    def reordered(self, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
+        """``A^T`` and ``A`` with the vertices in ``order`` (a partition's)."""
+        a = sp.csr_array(self.a[order][:, order])
+        a.sort_indices()
+        at = sp.csr_array(a.T)
+        at.sort_indices()
+        return at, a
+
+
+@dataclass(frozen=True)
+class RankCost:
+    traffic: Traffic
+    work: Work
+    memory: Memory
+    comm_seconds: float
+    compute_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.comm_seconds + self.compute_seconds
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A candidate's predicted epoch (training step), per rank and for the run."""
+
+    candidate: Candidate
+    ranks: list[RankCost]
+    memory_limit: int | None
+
+    @property
+    def epoch_seconds(self) -> float:
+        return max(r.seconds for r in self.ranks)
+
+    @property
+    def comm_seconds(self) -> float:
+        return max(r.comm_seconds for r in self.ranks)
+
+    @property
+    def compute_seconds(self) -> float:
+        return max(r.compute_seconds for r in self.ranks)
+
+    @property
+    def messages(self) -> int:
+        return max(r.traffic.total_calls for r in self.ranks)
+
+    @property
+    def bytes(self) -> int:
+        return max(r.traffic.total_bytes for r in self.ranks)
+
+    @property
+    def memory_bytes(self) -> int:
+        return max(r.memory.total for r in self.ranks)
+
+    @property
+    def fits(self) -> bool:
+        return self.memory_limit is None or self.memory_bytes <= self.memory_limit
+
+    def as_dict(self) -> dict[str, object]:
+        return {"label": self.candidate.label, **self.candidate.settings(),
+                "epoch_seconds": self.epoch_seconds, "comm_seconds": self.comm_seconds,
+                "compute_seconds": self.compute_seconds, "messages": self.messages,
+                "bytes": self.bytes, "memory_bytes": self.memory_bytes, "fits": self.fits,
+                "bytes_per_rank": [r.traffic.total_bytes for r in self.ranks],
+                "memory_per_rank": [r.memory.total for r in self.ranks]}
+
+
+def comm_seconds(traffic: Traffic, profile: Profile) -> float:
+    return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
+               for key, calls in traffic.call_counts.items()
+               for _, op, group in [key])
+
+
+def compute_seconds(work: Work, profile: Profile, contention: float) -> float:
+    return contention * sum(profile.kernel(k).seconds(work.units[k], work.calls[k])
+                            for k in work.calls)
+
+
+def contention(profile: Profile, nprocs: int) -> float:
+    """Kernel slow-down of ``nprocs`` processes against the calibration's, on one machine."""
+    cores = int(profile.machine.get("cpu_count", 0) or 0)
+    if profile.origin != "calibrated" or profile.device != "cpu" or cores < 1:
+        return 1.0
+    threads = profile.threads_per_process
+
+    def load(p: int) -> float:
+        return max(1.0, p * threads / cores)
+
+    return load(nprocs) / load(profile.nprocs)
+
+
+PartitionSource = Callable[[int, str], Partition | None]
+
+
+def _grid_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp.csr_array
+                 ) -> list[tuple[LocalShape, int, list[int]]]:
+    """Per rank of a 1D/2D/3D grid: its shape, its stored graph bytes, the rows it
+    receives per aggregation."""
+    out = []
+    for rank in range(spec.size):
+        r = grid_rank(spec, problem.n, at, a, rank, problem.value_bytes)
+        lay = r.layout
+        v_lo, v_hi = lay.grid_row(r.i)
+        owned = [s for s in range(lay.rows) if s % lay.cols == r.j]
+        stored = sum(csr_bytes(v_hi - v_lo, r.counts.forward[s] + r.counts.backward[s],
+                               r.index_bytes, r.value_bytes) + (v_hi - v_lo + 1) * r.index_bytes
+                     for s in owned)
+
+        def columns(width: int, r_j: int = r.j, layout: GridLayout = lay) -> int:
+            lo, hi = layout.features(width, r_j)
+            return hi - lo
+
+        shape = LocalShape(lay.block_size(r.i, r.layer), columns, r.counts.forward,
+                           r.counts.backward, [r.counts.forward[s] for s in owned])
+        received = [lay.block_size(s, r.layer) for s in range(lay.rows) if lay.rows > 1]
+        out.append((shape, stored, received))
+    return out
+
+
+def _replicated_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp.csr_array
+                       ) -> list[tuple[LocalShape, int, list[int]]]:
+    out = []
+    index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
+    for rank in range(spec.size):
+        r = replicated_rank(spec, problem.n, at, a, rank, problem.value_bytes)
+        rows = r.block(r.i)
+        stored = sum(csr_bytes(rows, f + b, index_bytes, r.value_bytes) + (rows + 1)
+                     * index_bytes for f, b in zip(r.counts.forward, r.counts.backward,
+                                                   strict=True))
+        shape = LocalShape(rows, full_width, r.counts.forward, r.counts.backward,
+                           r.counts.forward)
+        out.append((shape, stored, [r.block(s) for s in r.stages()]))
+    return out
+
+
+def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array,
+                           offsets: np.ndarray) -> list[tuple[LocalShape, int, list[int]]]:
+    """sa1d (``c = 1``) and sa1.5d: each rank's compact block over its stages' columns."""
+    c = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
+    teams = spec.size // c
+    need = halo_matrix(at, offsets)
+    index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
+    stage_offsets = balanced_offsets(teams, c)
+    out = []
+    for rank in range(spec.size):
+        i, r = divmod(rank, c)
+        lo, hi = int(offsets[i]), int(offsets[i + 1])
+        first, last = int(stage_offsets[r]), int(stage_offsets[r + 1])
+        col_lo, col_hi = int(offsets[first]), int(offsets[last])
+        idx = at.indices[at.indptr[lo]:at.indptr[hi]]
+        nnz = int(np.count_nonzero((idx >= col_lo) & (idx < col_hi)))
+        stages = list(range(first, last))
+        halo = int(need[i, stages].sum())
+        sent = int(need[:, i].sum()) if first <= i < last else 0
+        rows = hi - lo
+        stored = (csr_bytes(rows, nnz, index_bytes, problem.value_bytes)
+                  + csr_bytes(rows + halo, nnz, index_bytes, problem.value_bytes) + 8 * sent)
+        shape = LocalShape(rows, full_width, (nnz,), (nnz,), (nnz,))
+        out.append((shape, stored, [halo + rows]))
+    return out
+
+
+def predict(problem: Problem, candidate: Candidate, profile: Profile,
+            partitions: PartitionSource) -> Prediction | None:
+    """The candidate's prediction, or ``None`` when its partition is not available."""
+    spec = candidate.spec
+    offsets = None
+    at, a = problem.at, problem.a
+    if candidate.partition is not None:
+        parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
+        partition = partitions(parts, candidate.partition)
+        if partition is None:
+            return None
+        offsets = partition.offsets
+        if candidate.partition != "block":
+            at, a = problem.reordered(partition.order)
+    traffic = predict_epoch(spec, problem.n, at, a, problem.layers, problem.classes,
+                            problem.value_bytes, training=True, offsets=offsets)
+    if spec.algorithm in ("sa1d", "sa1.5d"):
+        assert offsets is not None
+        shapes = _sparsity_aware_shapes(problem, spec, at, offsets)
+    elif spec.algorithm == "1.5d":
+        shapes = _replicated_shapes(problem, spec, at, a)
+    else:
+        shapes = _grid_shapes(problem, spec, at, a)
+    slow = contention(profile, spec.size)
+    ranks = []
+    for t, (shape, stored, received) in zip(traffic, shapes, strict=True):
+        work = epoch_work(shape, problem.layers, problem.classes, problem.dropout,
+                          problem.parameters)
+        memory = rank_memory(shape, stored, problem.features, problem.layers,
+                             problem.parameters, problem.value_bytes, problem.dropout, received)
+        ranks.append(RankCost(t, work, memory, comm_seconds(t, profile),
+                              compute_seconds(work, profile, slow)))
+    return Prediction(candidate, ranks, profile.memory_bytes)
+
+
+@dataclass
+class Plan:
+    """Predictions sorted by epoch time, the choice, and why."""
+
+    nprocs: int
+    profile: Profile
+    predictions: list[Prediction]
+    skipped: list[tuple[Candidate, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def choice(self) -> Prediction | None:
+        return next((p for p in self.predictions if p.fits), None)
+
+    def explanation(self) -> str:
+        best = self.choice
+        if best is None:
+            limit = (self.profile.memory_bytes or 0) / 2**30
+            return (f"No layout fits in {limit:.1f} GiB per process; use more processes or a "
+                    "smaller model.")
+        others = [p for p in self.predictions if p is not best and p.fits]
+        if not others:
+            return f"{best.candidate.label} is the only layout that fits."
+        runner = others[0]
+        share = best.comm_seconds / best.epoch_seconds if best.epoch_seconds else 0.0
+        reason = (f"it sends {best.bytes / 1e6:.2f} MB per epoch from its busiest rank "
+                  f"against {runner.bytes / 1e6:.2f} MB" if best.bytes < runner.bytes
+                  else f"its compute is {best.compute_seconds * 1e3:.1f} ms against "
+                  f"{runner.compute_seconds * 1e3:.1f} ms")
+        return (f"{best.candidate.label} is predicted fastest at "
+                f"{best.epoch_seconds * 1e3:.1f} ms per epoch "
+                f"({share:.0%} communication), {runner.epoch_seconds / best.epoch_seconds:.2f}x "
+                f"ahead of {runner.candidate.label}: {reason}.")
+
+    def as_dict(self) -> dict[str, object]:
+        best = self.choice
+        return {"nprocs": self.nprocs, "profile": self.profile.name,
+                "choice": best.as_dict() if best else None,
+                "explanation": self.explanation(),
+                "predictions": [p.as_dict() for p in self.predictions],
+                "skipped": [{"label": c.label, "why": why} for c, why in self.skipped],
+                "seconds": self.seconds}
+
+
+def make_plan(problem: Problem, nprocs: int, profile: Profile, partitions: PartitionSource,
+              allowed: Callable[[Candidate], bool] | None = None) -> Plan:
+    """Predict every candidate for ``nprocs`` and sort them by epoch time."""
+    start = time.perf_counter()
+    predictions, skipped = [], []
+    for candidate in candidates(nprocs):
+        if allowed is not None and not allowed(candidate):
+            continue
+        if candidate.spec.size > problem.n:
+            skipped.append((candidate, "more processes than vertices"))
+            continue
+        prediction = predict(problem, candidate, profile, partitions)
+        if prediction is None:
+            skipped.append((candidate, "partition not computed (too large for a quick plan; "
+                                       "pass --partition-cache DIR to compute and keep it)"))
+            continue
+        predictions.append(prediction)
+    predictions.sort(key=lambda p: p.epoch_seconds)
+    return Plan(nprocs, profile, predictions, skipped, time.perf_counter() - start)
