@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
 
 from pargnn.dist.grid import SPARSITY_AWARE, GridSpec
 from pargnn.graph.partition import halo_matrix
-from pargnn.spmm.blocks import block_nnz
 from pargnn.spmm.layout import GridLayout, balanced_offsets
 
 INDEX_BYTES = {True: 4, False: 8}  # int32 where it fits
@@ -136,10 +136,57 @@ class BlockCounts:
     backward: tuple[int, ...]
 
 
-def count_blocks(at: sp.csr_array, a: sp.csr_array, rows: tuple[int, int],
-                 blocks: list[tuple[int, int]]) -> BlockCounts:
-    return BlockCounts(tuple(block_nnz(at, rows, b) for b in blocks),
-                       tuple(block_nnz(a, rows, b) for b in blocks))
+class BlockIndex:
+    """Non-zeros of the blocks of one CSR matrix for any split of its rows and columns.
+
+    For each row range it is asked about, it keeps the cumulative count of non-zeros per
+    column (one pass over the range's non-zeros, ``n + 1`` integers); any block of that range
+    is then a difference of two entries. The planner asks for many grids, whose row ranges
+    repeat, so each range is counted once.
+    """
+
+    def __init__(self, matrix: sp.csr_array) -> None:
+        self.matrix = matrix
+        self._cumulative: dict[tuple[int, int], np.ndarray] = {}
+
+    def cumulative(self, lo: int, hi: int) -> np.ndarray:
+        """``out[c]``: non-zeros of rows ``[lo, hi)`` in columns ``[0, c)``."""
+        known = self._cumulative.get((lo, hi))
+        if known is None:
+            m = self.matrix
+            counts = np.bincount(m.indices[m.indptr[lo]:m.indptr[hi]], minlength=m.shape[1])
+            dtype = np.int32 if m.nnz < 2**31 else np.int64
+            known = np.concatenate([[0], np.cumsum(counts, dtype=dtype)])
+            self._cumulative[(lo, hi)] = known
+        return known
+
+    def histogram(self, rows: tuple[int, ...], columns: tuple[int, ...]) -> np.ndarray:
+        """``out[k, b]``: non-zeros in rows ``[rows[k], rows[k+1])`` and columns
+        ``[columns[b], columns[b+1])``."""
+        bounds = np.asarray(columns)
+        return np.stack([np.diff(self.cumulative(lo, hi)[bounds]).astype(np.int64)
+                         for lo, hi in zip(rows[:-1], rows[1:], strict=True)])
+
+
+Matrix: TypeAlias = "sp.csr_array | BlockIndex"
+
+
+def as_index(matrix: Matrix) -> BlockIndex:
+    return matrix if isinstance(matrix, BlockIndex) else BlockIndex(matrix)
+
+
+def _bounds(offsets: np.ndarray | tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(o) for o in offsets)
+
+
+def count_blocks(at: Matrix, a: Matrix,
+                 rows: tuple[int, int], blocks: list[tuple[int, int]]) -> BlockCounts:
+    """Counts of ``S[rows, b]`` for adjacent column blocks ``b`` (a contiguous range)."""
+    if not blocks:
+        return BlockCounts((), ())
+    columns = (*(b[0] for b in blocks), blocks[-1][1])
+    fwd, bwd = (as_index(m).histogram(rows, columns)[0] for m in (at, a))
+    return BlockCounts(tuple(int(x) for x in fwd), tuple(int(x) for x in bwd))
 
 
 # -- 1D, 2D, 3D ---------------------------------------------------------------------------------
@@ -156,7 +203,7 @@ class GridRank:
     index_bytes: int
 
 
-def grid_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, rank: int,
+def grid_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
               value_bytes: int) -> GridRank:
     rows, cols, layers = spec.shape
     layout = GridLayout(n, rows, cols, layers)
@@ -164,7 +211,7 @@ def grid_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, rank: i
     j, layer = divmod(rest, layers)
     blocks = [layout.block(s, layer) for s in range(rows)]
     counts = count_blocks(at, a, layout.grid_row(i), blocks)
-    index_bytes = INDEX_BYTES[max(n, at.nnz) < 2**31]
+    index_bytes = INDEX_BYTES[max(n, as_index(at).matrix.nnz) < 2**31]
     return GridRank(layout, i, j, layer, counts, value_bytes, index_bytes)
 
 
@@ -327,17 +374,15 @@ def sparsity_aware_op(halo: HaloCounts) -> OpModel:
     return model
 
 
-def sparsity_aware_epochs(spec: GridSpec, n: int, at: sp.csr_array, offsets: np.ndarray,
+def sparsity_aware_epochs(spec: GridSpec, n: int, need: np.ndarray, offsets: np.ndarray,
                           layers: list[list[Op]], classes: int, value_bytes: int,
                           training: bool) -> list[Traffic]:
-    """Per-rank traffic of sa1d; ``at`` is ``A^T`` in partition order."""
-    need = halo_matrix(at, offsets)
+    """Per-rank traffic of sa1d, from the partition's :func:`halo_matrix`."""
     active = bool(need.sum() > 0)
-    layout = GridLayout(n, spec.size, 1, 1, offsets=tuple(int(o) for o in offsets))
+    layout = GridLayout(n, spec.size, 1, 1, offsets=_bounds(offsets))
     out = []
     for rank in range(spec.size):
-        r = GridRank(layout, rank, 0, 0, BlockCounts((), ()), value_bytes,
-                     INDEX_BYTES[max(n, at.nnz) < 2**31])
+        r = GridRank(layout, rank, 0, 0, BlockCounts((), ()), value_bytes, INDEX_BYTES[True])
         halo = HaloCounts(int(need[:, rank].sum()), int(need[rank].sum()), active)
         out.append(grid_epoch(r, layers, classes, spec.size, training, sparsity_aware_op(halo)))
     return out
@@ -364,7 +409,7 @@ class ReplicatedRank:
         return range(int(off[self.r]), int(off[self.r + 1]))
 
 
-def replicated_rank(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array, rank: int,
+def replicated_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
                     value_bytes: int) -> ReplicatedRank:
     teams, c = spec.shape
     i, r = divmod(rank, c)
@@ -485,13 +530,12 @@ def replicated_halo_counts(need: np.ndarray, i: int, stages: range) -> HaloCount
     return HaloCounts(sent, int(need[i, parts].sum()), bool(need[:, parts].sum() > 0))
 
 
-def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, at: sp.csr_array,
+def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, need: np.ndarray,
                                      offsets: np.ndarray, layers: list[list[Op]],
                                      value_bytes: int, training: bool) -> list[Traffic]:
-    """Per-rank traffic of sa1.5d; ``at`` is ``A^T`` in partition order (``P / c`` parts)."""
+    """Per-rank traffic of sa1.5d, from the :func:`halo_matrix` of its ``P / c`` parts."""
     teams, c = spec.shape
-    need = halo_matrix(at, offsets)
-    bounds = tuple(int(o) for o in offsets)
+    bounds = _bounds(offsets)
     out = []
     for rank in range(spec.size):
         i, r = divmod(rank, c)
@@ -502,22 +546,26 @@ def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, at: sp.csr_array,
     return out
 
 
-def predict_epoch(spec: GridSpec, n: int, at: sp.csr_array, a: sp.csr_array,
-                  layers: list[list[Op]], classes: int, value_bytes: int,
-                  training: bool = True, offsets: np.ndarray | None = None) -> list[Traffic]:
+def predict_epoch(spec: GridSpec, n: int, at: Matrix, a: Matrix, layers: list[list[Op]],
+                  classes: int, value_bytes: int, training: bool = True,
+                  offsets: np.ndarray | None = None, need: np.ndarray | None = None
+                  ) -> list[Traffic]:
     """Per-rank traffic of one training step (or one evaluation pass) for ``spec``.
 
-    For the sparsity-aware algorithms ``at`` and ``a`` are in partition order and ``offsets``
-    are the partition's part offsets.
+    For the sparsity-aware algorithms ``offsets`` are the partition's part offsets, and
+    either ``at`` is in partition order or ``need`` is the partition's :func:`halo_matrix`
+    (:func:`~pargnn.graph.partition.part_matrices` gives it for any order).
     """
     world = spec.size
     if spec.algorithm in SPARSITY_AWARE:
         if offsets is None:
             raise ValueError(f"{spec.algorithm} needs the partition's offsets")
+        if need is None:
+            need = halo_matrix(as_index(at).matrix, offsets)
         if spec.algorithm == "sa1d":
-            return sparsity_aware_epochs(spec, n, at, offsets, layers, classes, value_bytes,
+            return sparsity_aware_epochs(spec, n, need, offsets, layers, classes, value_bytes,
                                          training)
-        return sparsity_aware_replicated_epochs(spec, n, at, offsets, layers, value_bytes,
+        return sparsity_aware_replicated_epochs(spec, n, need, offsets, layers, value_bytes,
                                                 training)
     if spec.algorithm == "1.5d":
         return [replicated_epoch(replicated_rank(spec, n, at, a, k, value_bytes), layers,

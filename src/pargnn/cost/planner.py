@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from pargnn.cost.compute import LocalShape, Work, epoch_work, full_width
 from pargnn.cost.exact import (
     INDEX_BYTES,
+    BlockIndex,
     Op,
     Traffic,
     grid_rank,
@@ -51,13 +52,14 @@ from pargnn.dist.grid import (
 )
 from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency
-from pargnn.graph.partition import PARTITIONERS, Partition, halo_matrix
+from pargnn.graph.partition import PARTITIONERS, Partition, part_matrices
 from pargnn.nn.models import MODELS
 from pargnn.spmm.layout import GridLayout, balanced_offsets
 from pargnn.training.config import TrainConfig
 from pargnn.training.setup import build_model
 
 VALUE_BYTES = {"float32": 4, "float64": 8}
+PATTERNS = {"gcn": "loops", "loops": "loops", "mean": "sum", "sum": "sum"}
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,12 @@ def candidates(nprocs: int, partitioners: tuple[str, ...] = PARTITIONERS) -> lis
 
 @dataclass(frozen=True)
 class Problem:
-    """The graph and model as training prepares them (input order), once per plan."""
+    """The graph and model as training prepares them (input order), once per plan; the
+    block counts of ``A^T`` and ``A`` are shared by every candidate."""
 
     n: int
-    at: sp.csr_array
-    a: sp.csr_array
+    at: BlockIndex
+    a: BlockIndex
     features: int
     classes: int
     layers: list[list[Op]]
@@ -129,26 +132,28 @@ class Problem:
 
     @property
     def nnz(self) -> int:
-        return int(self.a.nnz)
+        return int(self.a.matrix.nnz)
 
     @classmethod
     def from_graph(cls, graph: Graph, config: TrainConfig) -> Problem:
-        a = normalize_adjacency(graph.adjacency(), MODELS[config.model].normalization)
+        # only the non-zero pattern matters to the counts: A + I for GCN and GAT, A otherwise
+        kind = PATTERNS[MODELS[config.model].normalization]
+        a = normalize_adjacency(graph.adjacency(), kind)
         at = sp.csr_array(a.T)
         at.sort_indices()
         model = build_model(config, graph)
-        return cls(graph.num_nodes, at, a, graph.num_features, graph.num_classes,
+        return cls(graph.num_nodes, BlockIndex(at), BlockIndex(a), graph.num_features,
+                   graph.num_classes,
                    model_ops(list(model.layers())),
                    sum(p.numel() for p in model.parameters()), VALUE_BYTES[config.dtype],
                    config.dropout > 0)
 
-    def reordered(self, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
-        """``A^T`` and ``A`` with the vertices in ``order`` (a partition's)."""
-        a = sp.csr_array(self.a[order][:, order])
-        a.sort_indices()
-        at = sp.csr_array(a.T)
-        at.sort_indices()
-        return at, a
+    def part_matrices(self, partition: Partition) -> tuple[np.ndarray, np.ndarray]:
+        """The partition's halo counts and block non-zeros (see
+        :func:`~pargnn.graph.partition.part_matrices`), without reordering the graph."""
+        part_of = np.empty(self.n, dtype=np.int64)
+        part_of[partition.order] = np.repeat(np.arange(partition.parts), partition.sizes())
+        return part_matrices(self.at.matrix, part_of, partition.parts)
 
 
 @dataclass(frozen=True)
@@ -236,13 +241,12 @@ def contention(profile: Profile, nprocs: int) -> float:
 PartitionSource = Callable[[int, str], Partition | None]
 
 
-def _grid_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp.csr_array
-                 ) -> list[tuple[LocalShape, int, list[int]]]:
+def _grid_shapes(problem: Problem, spec: GridSpec) -> list[tuple[LocalShape, int, list[int]]]:
     """Per rank of a 1D/2D/3D grid: its shape, its stored graph bytes, the rows it
     receives per aggregation."""
     out = []
     for rank in range(spec.size):
-        r = grid_rank(spec, problem.n, at, a, rank, problem.value_bytes)
+        r = grid_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
         lay = r.layout
         v_lo, v_hi = lay.grid_row(r.i)
         owned = [s for s in range(lay.rows) if s % lay.cols == r.j]
@@ -261,12 +265,12 @@ def _grid_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp.csr_a
     return out
 
 
-def _replicated_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp.csr_array
+def _replicated_shapes(problem: Problem, spec: GridSpec
                        ) -> list[tuple[LocalShape, int, list[int]]]:
     out = []
     index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
     for rank in range(spec.size):
-        r = replicated_rank(spec, problem.n, at, a, rank, problem.value_bytes)
+        r = replicated_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
         rows = r.block(r.i)
         stored = sum(csr_bytes(rows, f + b, index_bytes, r.value_bytes) + (rows + 1)
                      * index_bytes for f, b in zip(r.counts.forward, r.counts.backward,
@@ -277,29 +281,25 @@ def _replicated_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array, a: sp
     return out
 
 
-def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, at: sp.csr_array,
-                           offsets: np.ndarray) -> list[tuple[LocalShape, int, list[int]]]:
+def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, offsets: np.ndarray,
+                           need: np.ndarray, nnz: np.ndarray
+                           ) -> list[tuple[LocalShape, int, list[int]]]:
     """sa1d (``c = 1``) and sa1.5d: each rank's compact block over its stages' columns."""
     c = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
     teams = spec.size // c
-    need = halo_matrix(at, offsets)
     index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
     stage_offsets = balanced_offsets(teams, c)
     out = []
     for rank in range(spec.size):
         i, r = divmod(rank, c)
-        lo, hi = int(offsets[i]), int(offsets[i + 1])
-        first, last = int(stage_offsets[r]), int(stage_offsets[r + 1])
-        col_lo, col_hi = int(offsets[first]), int(offsets[last])
-        idx = at.indices[at.indptr[lo]:at.indptr[hi]]
-        nnz = int(np.count_nonzero((idx >= col_lo) & (idx < col_hi)))
-        stages = list(range(first, last))
+        stages = list(range(int(stage_offsets[r]), int(stage_offsets[r + 1])))
+        block = int(nnz[i, stages].sum())
         halo = int(need[i, stages].sum())
-        sent = int(need[:, i].sum()) if first <= i < last else 0
-        rows = hi - lo
-        stored = (csr_bytes(rows, nnz, index_bytes, problem.value_bytes)
-                  + csr_bytes(rows + halo, nnz, index_bytes, problem.value_bytes) + 8 * sent)
-        shape = LocalShape(rows, full_width, (nnz,), (nnz,), (nnz,))
+        sent = int(need[:, i].sum()) if i in stages else 0
+        rows = int(offsets[i + 1] - offsets[i])
+        stored = (csr_bytes(rows, block, index_bytes, problem.value_bytes)
+                  + csr_bytes(rows + halo, block, index_bytes, problem.value_bytes) + 8 * sent)
+        shape = LocalShape(rows, full_width, (block,), (block,), (block,))
         out.append((shape, stored, [halo + rows]))
     return out
 
@@ -308,25 +308,23 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
             partitions: PartitionSource) -> Prediction | None:
     """The candidate's prediction, or ``None`` when its partition is not available."""
     spec = candidate.spec
-    offsets = None
-    at, a = problem.at, problem.a
+    offsets = need = None
     if candidate.partition is not None:
         parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
         partition = partitions(parts, candidate.partition)
         if partition is None:
             return None
         offsets = partition.offsets
-        if candidate.partition != "block":
-            at, a = problem.reordered(partition.order)
-    traffic = predict_epoch(spec, problem.n, at, a, problem.layers, problem.classes,
-                            problem.value_bytes, training=True, offsets=offsets)
-    if spec.algorithm in ("sa1d", "sa1.5d"):
-        assert offsets is not None
-        shapes = _sparsity_aware_shapes(problem, spec, at, offsets)
+        need, nnz = problem.part_matrices(partition)
+    traffic = predict_epoch(spec, problem.n, problem.at, problem.a, problem.layers,
+                            problem.classes, problem.value_bytes, training=True,
+                            offsets=offsets, need=need)
+    if offsets is not None and need is not None:
+        shapes = _sparsity_aware_shapes(problem, spec, offsets, need, nnz)
     elif spec.algorithm == "1.5d":
-        shapes = _replicated_shapes(problem, spec, at, a)
+        shapes = _replicated_shapes(problem, spec)
     else:
-        shapes = _grid_shapes(problem, spec, at, a)
+        shapes = _grid_shapes(problem, spec)
     slow = contention(profile, spec.size)
     ranks = []
     for t, (shape, stored, received) in zip(traffic, shapes, strict=True):

@@ -186,15 +186,32 @@ def halo_matrix(at: sp.csr_array, offsets: np.ndarray) -> np.ndarray:
     ``at`` is ``A^T`` in partition order (rows destinations, columns sources).
     """
     parts = len(offsets) - 1
+    part_of = np.repeat(np.arange(parts), np.diff(offsets))
+    return part_matrices(at, part_of, parts)[0]
+
+
+def part_matrices(at: sp.csr_array, part_of: np.ndarray, parts: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``need`` as in :func:`halo_matrix`, and ``nnz[i, k]``, the non-zeros of ``A^T`` from
+    part ``k`` into part ``i``, for any vertex order: ``part_of[v]`` is vertex ``v``'s part.
+
+    A pass over the crossing non-zeros and one over the vertices per part (no sorting), so that the
+    planner can price a partition of a large graph without reordering it.
+    """
+    n = at.shape[1]
+    rows_of = np.repeat(part_of, np.diff(at.indptr))  # destination part of each non-zero
+    sources = part_of[at.indices]
+    nnz = np.bincount(rows_of * parts + sources, minlength=parts * parts).reshape(parts, parts)
     need = np.zeros((parts, parts), dtype=np.int64)
-    part_of_col = np.searchsorted(offsets, np.arange(at.shape[1]), side="right") - 1
+    cross = rows_of != sources
+    crossing_rows, crossing_cols = rows_of[cross], at.indices[cross]
+    seen = np.zeros(n, dtype=bool)
     for i in range(parts):
-        lo, hi = int(offsets[i]), int(offsets[i + 1])
-        cols = np.unique(at.indices[at.indptr[lo]:at.indptr[hi]])
-        counts = np.bincount(part_of_col[cols], minlength=parts)
-        counts[i] = 0
-        need[i] = counts
-    return need
+        cols = crossing_cols[crossing_rows == i]
+        seen[cols] = True
+        need[i] = np.bincount(part_of[np.flatnonzero(seen)], minlength=parts)
+        seen[cols] = False
+    return need, nnz
 
 
 def partition_stats(adjacency: sp.csr_array, partition: Partition) -> PartitionStats:

@@ -1,0 +1,192 @@
+"""The planner against measurement: predicted and measured epochs, bytes and memory.
+
+For each graph and each P in {2, 4, 8}: the machine is calibrated at P (``pargnn
+calibrate``, one thread per process, kept in ``results/profile-P{P}.json``), the planner
+predicts every candidate, and every algorithm valid for P is trained for real (its default
+grid; METIS for the sparsity-aware ones; plus the planner's choice when that is another
+layout), one thread per process. Each run's epoch is the median of its training steps after
+the first.
+
+Reported per configuration: predicted and measured epoch time, bytes of every rank (the
+prediction must be exact), and the peak training state of the busiest rank (predicted
+against the bytes it counts in its tensors at setup plus the peak growth of its resident set
+while training). Per (graph, P): whether the planner's choice is within 15% of the measured
+best.
+
+    .venv/bin/python benchmarks/planner/sweep.py            # everything (about 30 minutes)
+    .venv/bin/python benchmarks/planner/sweep.py --graphs sbm --ps 2 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "algorithms"))
+
+from runner import code_version, run_training  # noqa: E402
+
+from pargnn.cost.calibrate import calibrate  # noqa: E402
+from pargnn.cost.planner import Candidate, Plan, Problem, make_plan  # noqa: E402
+from pargnn.cost.profile import Profile, load_profile, save_profile  # noqa: E402
+from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
+from pargnn.graph.datasets import load_dataset  # noqa: E402
+from pargnn.graph.partition import partition_graph  # noqa: E402
+from pargnn.training.config import TrainConfig  # noqa: E402
+
+DATA = HERE.parents[2] / "shared" / "datasets"
+RESULTS = HERE / "results"
+GRAPHS = {
+    "sbm": "sbm:nodes=40000,blocks=32,degree=10,homophily=0.9,features=128,sigma=1,seed=0",
+    "rmat": "rmat:nodes=16384,degree=48,features=32,seed=0",
+    "cora": "cora",
+}
+EPOCHS = 6
+THRESHOLD_TIME, THRESHOLD_CHOICE, THRESHOLD_MEMORY = 0.30, 0.15, 0.25
+
+
+def profile_for(p: int, recalibrate: bool) -> Profile:
+    path = RESULTS / f"profile-P{p}.json"
+    if path.exists() and not recalibrate:
+        return load_profile(str(path))
+    print(f"calibrating at P={p} ...", flush=True)
+    profile = calibrate(p, threads=1)
+    save_profile(profile, path)
+    return profile
+
+
+def measured_set(p: int, plan: Plan) -> list[Candidate]:
+    """Every algorithm valid for P at its default layout, and the planner's choice."""
+    runs = [Candidate(plan_grid("1d", p)), Candidate(plan_grid("2d", p)),
+            Candidate(plan_grid("3d", p)), Candidate(plan_grid("sa1d", p), "metis")]
+    if max(valid_replications(p)) > 1:
+        runs += [Candidate(plan_grid("1.5d", p, replication=2)),
+                 Candidate(plan_grid("sa1.5d", p, replication=2), "metis")]
+    choice = plan.choice
+    if choice is not None and choice.candidate not in runs:
+        runs.append(choice.candidate)
+    return runs
+
+
+def run(dataset: str, p: int, candidate: Candidate, config: TrainConfig) -> dict[str, Any]:
+    settings = candidate.settings()
+    run_config = config.replace(nprocs=p, epochs=EPOCHS, threads=1, **settings)
+    result = run_training(run_config, timeout_s=900)
+    if "error" in result:
+        return {"error": result["error"][-600:]}
+    seconds = [e["seconds"] for e in result["epochs"]][1:]
+    memory = result["memory_detail"]
+    state = [s + g for s, g in zip(memory["state_bytes_per_rank"],
+                                   memory["training_rss_growth_bytes_per_rank"], strict=True)]
+    return {"epoch_seconds": statistics.median(seconds), "epochs": seconds,
+            "bytes_per_rank": result["comm"]["bytes_per_epoch_per_rank"],
+            "memory_per_rank": state}
+
+
+def sweep_case(name: str, p: int, profile: Profile) -> dict[str, Any]:
+    dataset = GRAPHS[name]
+    config = TrainConfig(dataset=dataset, data_root=str(DATA), hidden=64, dtype="float32")
+    graph = load_dataset(dataset, str(DATA))
+    problem = Problem.from_graph(graph, config)
+    adjacency = graph.adjacency()
+    plan = make_plan(problem, p, profile,
+                     lambda parts, method: partition_graph(adjacency, parts, method))
+    by_label = {pred.candidate.label: pred for pred in plan.predictions}
+    rows = []
+    for candidate in measured_set(p, plan):
+        predicted = by_label[candidate.label]
+        measured = run(dataset, p, candidate, config)
+        row: dict[str, Any] = {"label": candidate.label, "predicted": predicted.as_dict(),
+                               "measured": measured}
+        if "error" not in measured:
+            row["time_ratio"] = predicted.epoch_seconds / measured["epoch_seconds"]
+            row["bytes_exact"] = predicted.as_dict()["bytes_per_rank"] == measured[
+                "bytes_per_rank"]
+            busiest = max(range(p), key=lambda k: measured["memory_per_rank"][k])
+            row["memory_ratio"] = (predicted.ranks[busiest].memory.total
+                                   / measured["memory_per_rank"][busiest])
+        print(f"{name} P={p} {candidate.label:20s} predicted "
+              f"{predicted.epoch_seconds * 1e3:8.1f} ms measured "
+              f"{measured.get('epoch_seconds', float('nan')) * 1e3:8.1f} ms "
+              f"ratio {row.get('time_ratio', float('nan')):.2f} bytes exact "
+              f"{row.get('bytes_exact')} memory ratio {row.get('memory_ratio', float('nan')):.2f}",
+              flush=True)
+        rows.append(row)
+    ok = [r for r in rows if "time_ratio" in r]
+    best = min(ok, key=lambda r: r["measured"]["epoch_seconds"]) if ok else None
+    chosen = plan.choice.candidate.label if plan.choice else None
+    chosen_row = next((r for r in ok if r["label"] == chosen), None)
+    choice_ratio = (chosen_row["measured"]["epoch_seconds"] / best["measured"]["epoch_seconds"]
+                    if best and chosen_row else None)
+    return {"graph": name, "p": p, "choice": chosen, "explanation": plan.explanation(),
+            "measured_best": best["label"] if best else None, "choice_ratio": choice_ratio,
+            "plan_seconds": plan.seconds, "runs": rows,
+            "all_predictions": [pred.as_dict() for pred in plan.predictions]}
+
+
+def markdown(cases: list[dict[str, Any]]) -> str:
+    lines = ["| graph | P | configuration | predicted ms | measured ms | ratio | bytes exact "
+             "| memory ratio |", "|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        for r in case["runs"]:
+            if "time_ratio" not in r:
+                lines.append(f"| {case['graph']} | {case['p']} | {r['label']} | failed |||||")
+                continue
+            lines.append(
+                f"| {case['graph']} | {case['p']} | {r['label']} | "
+                f"{r['predicted']['epoch_seconds'] * 1e3:.1f} | "
+                f"{r['measured']['epoch_seconds'] * 1e3:.1f} | {r['time_ratio']:.2f} | "
+                f"{'yes' if r['bytes_exact'] else 'NO'} | {r['memory_ratio']:.2f} |")
+    lines += ["", "| graph | P | planner's choice | measured best | choice / best |",
+              "|---|---|---|---|---|"]
+    for case in cases:
+        ratio = case["choice_ratio"]
+        lines.append(f"| {case['graph']} | {case['p']} | {case['choice']} | "
+                     f"{case['measured_best']} | {'-' if ratio is None else f'{ratio:.2f}'} |")
+    runs = [r for c in cases for r in c["runs"] if "time_ratio" in r]
+    within = sum(abs(r["time_ratio"] - 1) <= THRESHOLD_TIME for r in runs)
+    exact = sum(r["bytes_exact"] for r in runs)
+    memory = sum(abs(r["memory_ratio"] - 1) <= THRESHOLD_MEMORY for r in runs)
+    choices = [c for c in cases if c["choice_ratio"] is not None]
+    good = sum(c["choice_ratio"] <= 1 + THRESHOLD_CHOICE for c in choices)
+    lines += ["", f"- bytes exact: {exact} of {len(runs)} configurations",
+              f"- epoch time within 30%: {within} of {len(runs)}",
+              f"- memory within 25%: {memory} of {len(runs)}",
+              f"- choice within 15% of the measured best: {good} of {len(choices)}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS))
+    parser.add_argument("--ps", nargs="+", type=int, default=[2, 4, 8])
+    parser.add_argument("--recalibrate", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    cases = []
+    for p in args.ps:
+        profile = profile_for(p, args.recalibrate)
+        for name in args.graphs:
+            cases.append(sweep_case(name, p, profile))
+            payload = {"machine": {"cpu": platform.processor() or platform.machine(),
+                                   "cores": torch.get_num_threads(),
+                                   "python": platform.python_version(),
+                                   "torch": torch.__version__},
+                       "code": code_version(), "graphs": GRAPHS, "epochs": EPOCHS,
+                       "model": "gcn, 2 layers, hidden 64, float32, one thread per process",
+                       "cases": cases}
+            (RESULTS / "sweep.json").write_text(json.dumps(payload, indent=1))
+            (RESULTS / "sweep.md").write_text(markdown(cases))
+    print(markdown(cases))
+
+
+if __name__ == "__main__":
+    main()
