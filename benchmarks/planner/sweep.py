@@ -83,7 +83,7 @@ def run(dataset: str, p: int, candidate: Candidate, config: TrainConfig) -> dict
     if "error" in result:
         return {"error": result["error"][-600:]}
     seconds = [e["seconds"] for e in result["epochs"]][1:]
-    memory = result["memory_detail"]
+    memory = result["memory"]
     state = [s + g for s, g in zip(memory["state_bytes_per_rank"],
                                    memory["training_rss_growth_bytes_per_rank"], strict=True)]
     return {"epoch_seconds": statistics.median(seconds), "epochs": seconds,

@@ -14,8 +14,8 @@ from pargnn.cost.auto import plan_training
 from pargnn.cost.exact import predict_epoch
 from pargnn.cost.planner import Problem, candidates, make_plan
 from pargnn.cost.profile import load_profile
-from pargnn.graph.partition import halo_matrix, part_matrices, partition_graph
 from pargnn.graph.datasets import load_dataset
+from pargnn.graph.partition import halo_matrix, part_matrices, partition_graph
 from pargnn.training.config import TrainConfig
 from pargnn.training.distributed import prepare_graph
 from tests.dist.test_equivalence import random_graph

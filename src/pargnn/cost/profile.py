@@ -20,7 +20,8 @@ an all-gather what a member receives, an all-to-all what it sends), so the fitte
 each collective already absorbs how its bytes relate to what travels.
 
 Units of the kernels: ``spmm`` and ``sddmm`` per non-zero x feature column, ``gemm`` per
-multiply-add (``m k n``), ``elementwise`` per element touched.
+multiply-add (``m k n``), ``elementwise`` per element touched, ``dropout`` (pargnn's keyed
+dropout: a hash per element) per element masked.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pargnn.errors import PargnnError
 
 COLLECTIVES = ("broadcast", "reduce", "all_reduce", "all_gather", "reduce_scatter",
                "all_to_all", "p2p")
-KERNELS = ("spmm", "sddmm", "gemm", "elementwise")
+KERNELS = ("spmm", "sddmm", "gemm", "elementwise", "dropout")
 BUILT_IN = ("local-default", "cpu-cluster-ethernet", "gpu-cluster-infiniband")
 DEFAULT_PROFILE = "local-default"
 
