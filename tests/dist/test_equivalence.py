@@ -126,7 +126,9 @@ def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> No
                  for c in r["comm"]["by_call"]}
         expected = {key: (predicted.call_counts[key], predicted.call_bytes[key])
                     for key in predicted.call_counts}
-        assert calls == expected, f"{case} rank {rank}: calls differ"
+        differ = {k: (calls.get(k), expected.get(k)) for k in set(calls) | set(expected)
+                  if calls.get(k) != expected.get(k)}
+        assert not differ, f"{case} rank {rank}: calls differ (logged, model): {differ}"
 
 
 def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:

@@ -160,13 +160,6 @@ class BlockIndex:
             self._cumulative[(lo, hi)] = known
         return known
 
-    def histogram(self, rows: tuple[int, ...], columns: tuple[int, ...]) -> np.ndarray:
-        """``out[k, b]``: non-zeros in rows ``[rows[k], rows[k+1])`` and columns
-        ``[columns[b], columns[b+1])``."""
-        bounds = np.asarray(columns)
-        return np.stack([np.diff(self.cumulative(lo, hi)[bounds]).astype(np.int64)
-                         for lo, hi in zip(rows[:-1], rows[1:], strict=True)])
-
 
 Matrix: TypeAlias = "sp.csr_array | BlockIndex"
 
@@ -179,14 +172,13 @@ def _bounds(offsets: np.ndarray | tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(o) for o in offsets)
 
 
-def count_blocks(at: Matrix, a: Matrix,
-                 rows: tuple[int, int], blocks: list[tuple[int, int]]) -> BlockCounts:
-    """Counts of ``S[rows, b]`` for adjacent column blocks ``b`` (a contiguous range)."""
-    if not blocks:
-        return BlockCounts((), ())
-    columns = (*(b[0] for b in blocks), blocks[-1][1])
-    fwd, bwd = (as_index(m).histogram(rows, columns)[0] for m in (at, a))
-    return BlockCounts(tuple(int(x) for x in fwd), tuple(int(x) for x in bwd))
+def count_blocks(at: Matrix, a: Matrix, rows: tuple[int, int],
+                 blocks: list[tuple[int, int]]) -> BlockCounts:
+    """Counts of ``S[rows, b]`` for column ranges ``b`` (not necessarily adjacent: a 3D
+    layer's blocks interleave with the other layers')."""
+    fwd, bwd = (tuple(int(cum[hi] - cum[lo]) for lo, hi in blocks)
+                for cum in (as_index(m).cumulative(*rows) for m in (at, a)))
+    return BlockCounts(fwd, bwd)
 
 
 # -- 1D, 2D, 3D ---------------------------------------------------------------------------------
