@@ -159,6 +159,14 @@ class _HaloExchange(torch.autograd.Function):
             return return_halo(grad, ctx.rows, ctx.halo, ctx.comm), None, None, None
 
 
+def compact_state_bytes(operator: SparseOperator, halo: Halo, data: LocalData) -> int:
+    """Bytes a sparsity-aware process holds: its compact block in both orientations, the
+    halo's send list and its vertex data."""
+    sparse = sum(tensor_bytes(m.crow_indices(), m.col_indices(), m.values())
+                 for m in (operator.a, operator.at))
+    return sparse + tensor_bytes(halo.send_index) + local_data_bytes(data)
+
+
 def exchange_halo(x: Tensor, halo: Halo, comm: Communicator, backward_phase: str) -> Tensor:
     """``X[B[i]]`` followed by the halo rows (compact column order), differentiable."""
     result: Tensor = _HaloExchange.apply(x, halo, comm, backward_phase)
@@ -227,6 +235,4 @@ class SparsityAware1D(GridDenseSteps):
     def stored_bytes(self) -> int:
         """Bytes of the graph this process holds: its block (both orientations), the halo's
         send list and its vertex data."""
-        a, at = self.operator.a, self.operator.at
-        sparse = sum(tensor_bytes(m.crow_indices(), m.col_indices(), m.values()) for m in (a, at))
-        return sparse + tensor_bytes(self.halo.send_index) + local_data_bytes(self._data)
+        return compact_state_bytes(self.operator, self.halo, self._data)

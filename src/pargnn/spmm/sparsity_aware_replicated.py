@@ -54,11 +54,17 @@ from pargnn.spmm.block_attention import (
     vertex_ids,
 )
 from pargnn.spmm.blocks import SparseBlock
-from pargnn.spmm.contract import LocalData, local_data_bytes, tensor_bytes
+from pargnn.spmm.contract import LocalData
 from pargnn.spmm.grid_attention import BACKWARD, FORWARD, AttentionStep
 from pargnn.spmm.local import SparseOperator
 from pargnn.spmm.one_five_d import ReplicatedDenseSteps, ReplicatedPlace
-from pargnn.spmm.sparsity_aware import Halo, find_halo, return_halo, send_halo
+from pargnn.spmm.sparsity_aware import (
+    Halo,
+    compact_state_bytes,
+    find_halo,
+    return_halo,
+    send_halo,
+)
 
 
 def stage_columns(at_rows: sp.csr_array, place: ReplicatedPlace) -> sp.csr_array:
@@ -239,6 +245,4 @@ class SparsityAware15D(ReplicatedDenseSteps):
     def stored_bytes(self) -> int:
         """Bytes of the graph this process holds: its block (both orientations), the halo's
         send list and its vertex data."""
-        a, at = self.stages.operator.a, self.stages.operator.at
-        sparse = sum(tensor_bytes(m.crow_indices(), m.col_indices(), m.values()) for m in (a, at))
-        return sparse + tensor_bytes(self.halo.send_index) + local_data_bytes(self._data)
+        return compact_state_bytes(self.stages.operator, self.halo, self._data)
