@@ -4,14 +4,15 @@ For each graph and each P in {2, 4, 8}: the machine is calibrated at P (``pargnn
 calibrate``, one thread per process, kept in ``results/profile-P{P}.json``), the planner
 predicts every candidate, and every algorithm valid for P is trained for real (its default
 grid; METIS for the sparsity-aware ones; plus the planner's choice when that is another
-layout), one thread per process. Each run's epoch is the median of its training steps after
-the first.
+layout), one thread per process. The planner measures the graph's SpMM locality here
+(:func:`pargnn.cost.planner.measured_locality`), as ``--algo auto`` does with a calibrated
+profile. Each run's epoch is the median of its training steps from the third on: the first
+warms up, the second measures the training state under the profiler (``--trace-memory``).
 
-Reported per configuration: predicted and measured epoch time, bytes of every rank (the
-prediction must be exact), and the peak training state of the busiest rank (predicted
-against the bytes it counts in its tensors at setup plus the peak growth of its resident set
-while training). Per (graph, P): whether the planner's choice is within 15% of the measured
-best.
+Reported per configuration: predicted and measured epoch time (and the part spent in
+collectives), bytes of every rank (the prediction must be exact), and the peak training
+state of the busiest rank in tensor bytes. Per (graph, P): whether the planner's choice is
+within 15% of the measured best.
 
     .venv/bin/python benchmarks/planner/sweep.py            # everything (about 30 minutes)
     .venv/bin/python benchmarks/planner/sweep.py --graphs sbm --ps 2 4
@@ -20,6 +21,7 @@ best.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -35,11 +37,17 @@ sys.path.insert(0, str(HERE.parent / "algorithms"))
 from runner import code_version, run_training  # noqa: E402
 
 from pargnn.cost.calibrate import calibrate  # noqa: E402
-from pargnn.cost.planner import Candidate, Plan, Problem, make_plan  # noqa: E402
+from pargnn.cost.planner import (  # noqa: E402
+    Candidate,
+    Plan,
+    Problem,
+    make_plan,
+    measured_locality,
+)
 from pargnn.cost.profile import Profile, load_profile, save_profile  # noqa: E402
 from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
 from pargnn.graph.datasets import load_dataset  # noqa: E402
-from pargnn.graph.partition import partition_graph  # noqa: E402
+from pargnn.graph.partition import Partition, partition_graph  # noqa: E402
 from pargnn.training.config import TrainConfig  # noqa: E402
 
 DATA = HERE.parents[2] / "shared" / "datasets"
@@ -49,7 +57,8 @@ GRAPHS = {
     "rmat": "rmat:nodes=16384,degree=48,features=32,seed=0",
     "cora": "cora",
 }
-EPOCHS = 6
+EPOCHS = 7  # the first warms up, the second measures memory under the profiler
+TIMED_FROM = 2
 THRESHOLD_TIME, THRESHOLD_CHOICE, THRESHOLD_MEMORY = 0.30, 0.15, 0.25
 
 
@@ -78,17 +87,17 @@ def measured_set(p: int, plan: Plan) -> list[Candidate]:
 
 def run(dataset: str, p: int, candidate: Candidate, config: TrainConfig) -> dict[str, Any]:
     settings = candidate.settings()
-    run_config = config.replace(nprocs=p, epochs=EPOCHS, threads=1, **settings)
+    run_config = config.replace(nprocs=p, epochs=EPOCHS, threads=1, trace_memory=True,
+                                **settings)
     result = run_training(run_config, timeout_s=900)
     if "error" in result:
         return {"error": result["error"][-600:]}
-    seconds = [e["seconds"] for e in result["epochs"]][1:]
-    memory = result["memory"]
-    state = [s + g for s, g in zip(memory["state_bytes_per_rank"],
-                                   memory["training_rss_growth_bytes_per_rank"], strict=True)]
+    timed = result["epochs"][TIMED_FROM:]
+    seconds = [e["seconds"] for e in timed]
     return {"epoch_seconds": statistics.median(seconds), "epochs": seconds,
+            "comm_seconds": statistics.median(e["comm_seconds"] for e in timed),
             "bytes_per_rank": result["comm"]["bytes_per_epoch_per_rank"],
-            "memory_per_rank": state}
+            "memory_per_rank": result["memory"]["tensor_peak_bytes_per_rank"]}
 
 
 def sweep_case(name: str, p: int, profile: Profile) -> dict[str, Any]:
@@ -97,8 +106,13 @@ def sweep_case(name: str, p: int, profile: Profile) -> dict[str, Any]:
     graph = load_dataset(dataset, str(DATA))
     problem = Problem.from_graph(graph, config)
     adjacency = graph.adjacency()
-    plan = make_plan(problem, p, profile,
-                     lambda parts, method: partition_graph(adjacency, parts, method))
+
+    @functools.cache
+    def partitions(parts: int, method: str) -> Partition:
+        return partition_graph(adjacency, parts, method)
+
+    plan = make_plan(problem, p, profile, partitions,
+                     locality=measured_locality(problem, partitions))
     by_label = {pred.candidate.label: pred for pred in plan.predictions}
     rows = []
     for candidate in measured_set(p, plan):
@@ -114,8 +128,10 @@ def sweep_case(name: str, p: int, profile: Profile) -> dict[str, Any]:
             row["memory_ratio"] = (predicted.ranks[busiest].memory.total
                                    / measured["memory_per_rank"][busiest])
         print(f"{name} P={p} {candidate.label:20s} predicted "
-              f"{predicted.epoch_seconds * 1e3:8.1f} ms measured "
-              f"{measured.get('epoch_seconds', float('nan')) * 1e3:8.1f} ms "
+              f"{predicted.epoch_seconds * 1e3:8.1f} ms (comm "
+              f"{predicted.comm_seconds * 1e3:6.1f}) measured "
+              f"{measured.get('epoch_seconds', float('nan')) * 1e3:8.1f} ms (comm "
+              f"{measured.get('comm_seconds', float('nan')) * 1e3:6.1f}) "
               f"ratio {row.get('time_ratio', float('nan')):.2f} bytes exact "
               f"{row.get('bytes_exact')} memory ratio {row.get('memory_ratio', float('nan')):.2f}",
               flush=True)

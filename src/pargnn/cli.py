@@ -32,7 +32,7 @@ def _scalar_type(annotation: Any) -> Any:
 
 
 PLAN_IGNORES = ("algo", "grid", "replication", "permute", "epochs", "quiet", "lr",
-                "weight_decay")
+                "weight_decay", "trace_memory")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:

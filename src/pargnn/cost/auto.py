@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pargnn.cost.planner import Candidate, PartitionSource, Plan, Problem, make_plan
+from pargnn.cost.planner import (
+    Candidate,
+    PartitionSource,
+    Plan,
+    Problem,
+    make_plan,
+    measured_locality,
+)
 from pargnn.cost.profile import Profile, load_profile
 from pargnn.errors import ConfigError
 from pargnn.graph.graph import Graph
@@ -68,8 +75,10 @@ def plan_training(graph: Graph, config: TrainConfig, nprocs: int, profile: Profi
                   quick: bool) -> Plan:
     """Every layout for ``nprocs`` processes, predicted for ``config``'s model on ``graph``."""
     problem = Problem.from_graph(graph, config)
-    return make_plan(problem, nprocs, profile, partition_source(graph, config, quick),
-                     _allowed(config))
+    partitions = partition_source(graph, config, quick)
+    here = profile.origin == "calibrated" and profile.device == "cpu"
+    return make_plan(problem, nprocs, profile, partitions, _allowed(config),
+                     locality=measured_locality(problem, partitions) if here else None)
 
 
 def resolve_auto(config: TrainConfig, graph: Graph, nprocs: int) -> PlannedRun:

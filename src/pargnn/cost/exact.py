@@ -15,9 +15,9 @@ same steps in reverse.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,6 +136,24 @@ class BlockCounts:
     backward: tuple[int, ...]
 
 
+class CumulativeCounts(Protocol):
+    """``counts[c]``: non-zeros of a row range in columns ``[0, c)``."""
+
+    def __getitem__(self, column: int, /) -> int | np.integer: ...
+
+
+@runtime_checkable
+class BlockCounter(Protocol):
+    """What the model asks of a matrix: its non-zeros and, for any row range, the cumulative
+    non-zeros per column. :class:`BlockIndex` counts them in a CSR matrix;
+    :class:`~pargnn.cost.statistics.UniformBlocks` estimates them from statistics alone."""
+
+    @property
+    def nnz(self) -> int: ...
+
+    def cumulative(self, lo: int, hi: int) -> CumulativeCounts: ...
+
+
 class BlockIndex:
     """Non-zeros of the blocks of one CSR matrix for any split of its rows and columns.
 
@@ -149,6 +167,10 @@ class BlockIndex:
         self.matrix = matrix
         self._cumulative: dict[tuple[int, int], np.ndarray] = {}
 
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
     def cumulative(self, lo: int, hi: int) -> np.ndarray:
         """``out[c]``: non-zeros of rows ``[lo, hi)`` in columns ``[0, c)``."""
         known = self._cumulative.get((lo, hi))
@@ -161,11 +183,28 @@ class BlockIndex:
         return known
 
 
-Matrix: TypeAlias = "sp.csr_array | BlockIndex"
+Matrix: TypeAlias = "sp.csr_array | BlockCounter"
 
 
-def as_index(matrix: Matrix) -> BlockIndex:
-    return matrix if isinstance(matrix, BlockIndex) else BlockIndex(matrix)
+def as_index(matrix: Matrix) -> BlockCounter:
+    # BlockIndex first: the common case, without the slower protocol check
+    return matrix if isinstance(matrix, BlockIndex | BlockCounter) else BlockIndex(matrix)
+
+
+def matrix_of(matrix: Matrix) -> sp.csr_array:
+    """The CSR matrix itself, for the counts that need its pattern (the halo of a partition);
+    a :class:`BlockCounter` that only estimates counts has none."""
+    if isinstance(matrix, BlockIndex):
+        return matrix.matrix
+    if isinstance(matrix, BlockCounter):
+        raise ValueError(f"{type(matrix).__name__} has no matrix to count halos in; pass the "
+                         "halo matrix instead")
+    return matrix
+
+
+def selected_ranks(spec: GridSpec, ranks: Sequence[int] | None) -> Sequence[int]:
+    """The ranks to predict: all of ``spec``'s (``None``) or the given ones."""
+    return range(spec.size) if ranks is None else ranks
 
 
 def _bounds(offsets: np.ndarray | tuple[int, ...]) -> tuple[int, ...]:
@@ -203,7 +242,7 @@ def grid_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
     j, layer = divmod(rest, layers)
     blocks = [layout.block(s, layer) for s in range(rows)]
     counts = count_blocks(at, a, layout.grid_row(i), blocks)
-    index_bytes = INDEX_BYTES[max(n, as_index(at).matrix.nnz) < 2**31]
+    index_bytes = INDEX_BYTES[max(n, as_index(at).nnz) < 2**31]
     return GridRank(layout, i, j, layer, counts, value_bytes, index_bytes)
 
 
@@ -368,12 +407,12 @@ def sparsity_aware_op(halo: HaloCounts) -> OpModel:
 
 def sparsity_aware_epochs(spec: GridSpec, n: int, need: np.ndarray, offsets: np.ndarray,
                           layers: list[list[Op]], classes: int, value_bytes: int,
-                          training: bool) -> list[Traffic]:
-    """Per-rank traffic of sa1d, from the partition's :func:`halo_matrix`."""
+                          training: bool, ranks: Sequence[int] | None = None) -> list[Traffic]:
+    """Traffic of sa1d's ``ranks`` (default: all), from the partition's :func:`halo_matrix`."""
     active = bool(need.sum() > 0)
     layout = GridLayout(n, spec.size, 1, 1, offsets=_bounds(offsets))
     out = []
-    for rank in range(spec.size):
+    for rank in selected_ranks(spec, ranks):
         r = GridRank(layout, rank, 0, 0, BlockCounts((), ()), value_bytes, INDEX_BYTES[True])
         halo = HaloCounts(int(need[:, rank].sum()), int(need[rank].sum()), active)
         out.append(grid_epoch(r, layers, classes, spec.size, training, sparsity_aware_op(halo)))
@@ -524,12 +563,14 @@ def replicated_halo_counts(need: np.ndarray, i: int, stages: range) -> HaloCount
 
 def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, need: np.ndarray,
                                      offsets: np.ndarray, layers: list[list[Op]],
-                                     value_bytes: int, training: bool) -> list[Traffic]:
-    """Per-rank traffic of sa1.5d, from the :func:`halo_matrix` of its ``P / c`` parts."""
+                                     value_bytes: int, training: bool,
+                                     ranks: Sequence[int] | None = None) -> list[Traffic]:
+    """Traffic of sa1.5d's ``ranks`` (default: all), from the :func:`halo_matrix` of its
+    ``P / c`` parts."""
     teams, c = spec.shape
     bounds = _bounds(offsets)
     out = []
-    for rank in range(spec.size):
+    for rank in selected_ranks(spec, ranks):
         i, r = divmod(rank, c)
         place = ReplicatedRank(n, teams, c, i, r, BlockCounts((), ()), value_bytes, bounds)
         halo = replicated_halo_counts(need, i, place.stages())
@@ -540,30 +581,32 @@ def sparsity_aware_replicated_epochs(spec: GridSpec, n: int, need: np.ndarray,
 
 def predict_epoch(spec: GridSpec, n: int, at: Matrix, a: Matrix, layers: list[list[Op]],
                   classes: int, value_bytes: int, training: bool = True,
-                  offsets: np.ndarray | None = None, need: np.ndarray | None = None
-                  ) -> list[Traffic]:
-    """Per-rank traffic of one training step (or one evaluation pass) for ``spec``.
+                  offsets: np.ndarray | None = None, need: np.ndarray | None = None,
+                  ranks: Sequence[int] | None = None) -> list[Traffic]:
+    """Per-rank traffic of one training step (or one evaluation pass) for ``spec``, for
+    each of ``ranks`` in order (default: every rank).
 
     For the sparsity-aware algorithms ``offsets`` are the partition's part offsets, and
     either ``at`` is in partition order or ``need`` is the partition's :func:`halo_matrix`
     (:func:`~pargnn.graph.partition.part_matrices` gives it for any order).
     """
     world = spec.size
+    chosen = selected_ranks(spec, ranks)
     if spec.algorithm in SPARSITY_AWARE:
         if offsets is None:
             raise ValueError(f"{spec.algorithm} needs the partition's offsets")
         if need is None:
-            need = halo_matrix(as_index(at).matrix, offsets)
+            need = halo_matrix(matrix_of(at), offsets)
         if spec.algorithm == "sa1d":
             return sparsity_aware_epochs(spec, n, need, offsets, layers, classes, value_bytes,
-                                         training)
+                                         training, chosen)
         return sparsity_aware_replicated_epochs(spec, n, need, offsets, layers, value_bytes,
-                                                training)
+                                                training, chosen)
     if spec.algorithm == "1.5d":
         return [replicated_epoch(replicated_rank(spec, n, at, a, k, value_bytes), layers,
-                                 training) for k in range(world)]
+                                 training) for k in chosen]
     return [grid_epoch(grid_rank(spec, n, at, a, k, value_bytes), layers, classes, world,
-                       training) for k in range(world)]
+                       training) for k in chosen]
 
 
 def as_array(traffic: list[Traffic]) -> np.ndarray:

@@ -24,8 +24,9 @@ size. Hand-written (cluster) profiles give each process its own cores.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,15 +34,19 @@ import scipy.sparse as sp
 from pargnn.cost.compute import LocalShape, Work, epoch_work, full_width
 from pargnn.cost.exact import (
     INDEX_BYTES,
+    BlockCounter,
     BlockIndex,
     Op,
     Traffic,
     grid_rank,
+    matrix_of,
     model_ops,
     predict_epoch,
     replicated_rank,
+    selected_ranks,
 )
-from pargnn.cost.memory import Memory, csr_bytes, rank_memory
+from pargnn.cost.locality import locality_factor
+from pargnn.cost.memory import Buffers, Memory, csr_bytes, rank_memory
 from pargnn.cost.profile import Profile
 from pargnn.dist.grid import (
     GridSpec,
@@ -56,7 +61,7 @@ from pargnn.graph.partition import PARTITIONERS, Partition, part_matrices
 from pargnn.nn.models import MODELS
 from pargnn.spmm.layout import GridLayout, balanced_offsets
 from pargnn.training.config import TrainConfig
-from pargnn.training.setup import build_model
+from pargnn.training.setup import build_model_for
 
 VALUE_BYTES = {"float32": 4, "float64": 8}
 PATTERNS = {"gcn": "loops", "loops": "loops", "mean": "sum", "sum": "sum"}
@@ -115,14 +120,34 @@ def candidates(nprocs: int, partitioners: tuple[str, ...] = PARTITIONERS) -> lis
     return out
 
 
+PartitionSource = Callable[[int, str], Partition | None]
+
+
+class PartHalos(NamedTuple):
+    """A partition as the sparsity-aware model sees it: part offsets, halo counts ``need``
+    and block non-zeros ``nnz`` (see :func:`~pargnn.graph.partition.part_matrices`)."""
+
+    offsets: np.ndarray
+    need: np.ndarray
+    nnz: np.ndarray
+
+
+def model_steps(config: TrainConfig, features: int, classes: int) -> tuple[list[list[Op]], int]:
+    """The configured model's communicating steps per layer, and its parameter count."""
+    model = build_model_for(config, features, classes)
+    return model_ops(list(model.layers())), sum(p.numel() for p in model.parameters())
+
+
 @dataclass(frozen=True)
 class Problem:
     """The graph and model as training prepares them (input order), once per plan; the
-    block counts of ``A^T`` and ``A`` are shared by every candidate."""
+    block counts of ``A^T`` and ``A`` are shared by every candidate (a
+    :class:`~pargnn.cost.exact.BlockIndex` of the matrix, or an estimate such as
+    :class:`~pargnn.cost.statistics.UniformBlocks`)."""
 
     n: int
-    at: BlockIndex
-    a: BlockIndex
+    at: BlockCounter
+    a: BlockCounter
     features: int
     classes: int
     layers: list[list[Op]]
@@ -132,7 +157,7 @@ class Problem:
 
     @property
     def nnz(self) -> int:
-        return int(self.a.matrix.nnz)
+        return self.a.nnz
 
     @classmethod
     def from_graph(cls, graph: Graph, config: TrainConfig) -> Problem:
@@ -141,19 +166,27 @@ class Problem:
         a = normalize_adjacency(graph.adjacency(), kind)
         at = sp.csr_array(a.T)
         at.sort_indices()
-        model = build_model(config, graph)
+        layers, parameters = model_steps(config, graph.num_features, graph.num_classes)
         return cls(graph.num_nodes, BlockIndex(at), BlockIndex(a), graph.num_features,
-                   graph.num_classes,
-                   model_ops(list(model.layers())),
-                   sum(p.numel() for p in model.parameters()), VALUE_BYTES[config.dtype],
+                   graph.num_classes, layers, parameters, VALUE_BYTES[config.dtype],
                    config.dropout > 0)
+
+    def part_halos(self, parts: int, method: str, partitions: PartitionSource
+                   ) -> PartHalos | None:
+        """``method``'s partition into ``parts`` from ``partitions``, counted on the graph,
+        or ``None`` when it is not available."""
+        partition = partitions(parts, method)
+        if partition is None:
+            return None
+        need, nnz = self.part_matrices(partition)
+        return PartHalos(partition.offsets, need, nnz)
 
     def part_matrices(self, partition: Partition) -> tuple[np.ndarray, np.ndarray]:
         """The partition's halo counts and block non-zeros (see
         :func:`~pargnn.graph.partition.part_matrices`), without reordering the graph."""
         part_of = np.empty(self.n, dtype=np.int64)
         part_of[partition.order] = np.repeat(np.arange(partition.parts), partition.sizes())
-        return part_matrices(self.at.matrix, part_of, partition.parts)
+        return part_matrices(matrix_of(self.at), part_of, partition.parts)
 
 
 @dataclass(frozen=True)
@@ -171,11 +204,16 @@ class RankCost:
 
 @dataclass(frozen=True)
 class Prediction:
-    """A candidate's predicted epoch (training step), per rank and for the run."""
+    """A candidate's predicted epoch (training step), per rank and for the run.
+
+    ``ranks`` are those predicted: every rank, unless the plan was asked for a few (a
+    statistics-only plan predicts one representative, see :mod:`pargnn.cost.statistics`).
+    """
 
     candidate: Candidate
     ranks: list[RankCost]
     memory_limit: int | None
+    locality: float = 1.0
 
     @property
     def epoch_seconds(self) -> float:
@@ -210,6 +248,7 @@ class Prediction:
                 "epoch_seconds": self.epoch_seconds, "comm_seconds": self.comm_seconds,
                 "compute_seconds": self.compute_seconds, "messages": self.messages,
                 "bytes": self.bytes, "memory_bytes": self.memory_bytes, "fits": self.fits,
+                "spmm_locality": self.locality,
                 "bytes_per_rank": [r.traffic.total_bytes for r in self.ranks],
                 "memory_per_rank": [r.memory.total for r in self.ranks]}
 
@@ -220,9 +259,47 @@ def comm_seconds(traffic: Traffic, profile: Profile) -> float:
                for _, op, group in [key])
 
 
-def compute_seconds(work: Work, profile: Profile, contention: float) -> float:
-    return contention * sum(profile.kernel(k).seconds(work.units[k], work.calls[k])
-                            for k in work.calls)
+SPARSE_KERNELS = ("spmm", "sddmm")
+
+
+def compute_seconds(work: Work, profile: Profile, contention: float,
+                    locality: float = 1.0) -> float:
+    """Kernel seconds; ``locality`` scales the sparse kernels' per-unit cost (see
+    :mod:`pargnn.cost.locality`)."""
+    total = 0.0
+    for k in work.calls:
+        fit = profile.kernel(k)
+        scale = locality if k in SPARSE_KERNELS else 1.0
+        total += fit.alpha * work.calls[k] + scale * fit.beta * work.units[k]
+    return contention * total
+
+
+Locality = Callable[["Candidate"], float]
+
+
+def measured_locality(problem: Problem, partitions: PartitionSource) -> Locality:
+    """The graph's SpMM speed against calibration's random matrices, measured here per
+    vertex order: the input order for 1D-3D and the block partition, the partition's order
+    for the others (:func:`~pargnn.cost.locality.locality_factor`). For calibrated CPU
+    profiles, on the machine they describe."""
+    factors: dict[tuple[int, str] | None, float] = {}
+
+    def factor(candidate: Candidate) -> float:
+        key, order = None, None
+        if candidate.partition not in (None, "block"):
+            spec = candidate.spec
+            parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
+            key = (parts, str(candidate.partition))
+            if key not in factors:
+                partition = partitions(parts, str(candidate.partition))
+                if partition is None:
+                    return 1.0
+                order = partition.order
+        if key not in factors:
+            factors[key] = locality_factor(matrix_of(problem.at), order)
+        return factors[key]
+
+    return factor
 
 
 def contention(profile: Profile, nprocs: int) -> float:
@@ -238,14 +315,14 @@ def contention(profile: Profile, nprocs: int) -> float:
     return load(nprocs) / load(profile.nprocs)
 
 
-PartitionSource = Callable[[int, str], Partition | None]
+RankShape = tuple[LocalShape, int, Buffers]  # what it computes, its stored graph bytes, workspace
 
 
-def _grid_shapes(problem: Problem, spec: GridSpec) -> list[tuple[LocalShape, int, list[int]]]:
-    """Per rank of a 1D/2D/3D grid: its shape, its stored graph bytes, the rows it
-    receives per aggregation."""
+def _grid_shapes(problem: Problem, spec: GridSpec, ranks: Sequence[int]
+                 ) -> list[RankShape]:
+    """Per rank of a 1D/2D/3D grid: its shape, its stored graph bytes, its workspace."""
     out = []
-    for rank in range(spec.size):
+    for rank in ranks:
         r = grid_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
         lay = r.layout
         v_lo, v_hi = lay.grid_row(r.i)
@@ -260,16 +337,21 @@ def _grid_shapes(problem: Problem, spec: GridSpec) -> list[tuple[LocalShape, int
 
         shape = LocalShape(lay.block_size(r.i, r.layer), columns, r.counts.forward,
                            r.counts.backward, [r.counts.forward[s] for s in owned])
-        received = [lay.block_size(s, r.layer) for s in range(lay.rows) if lay.rows > 1]
-        out.append((shape, stored, received))
+        others = [s for s in range(lay.rows) if s != r.i]
+        received_sparse = max((csr_bytes(v_hi - v_lo, r.counts.forward[s], r.index_bytes,
+                                         r.value_bytes)
+                               for s in range(lay.rows) if s % lay.cols != r.j), default=0)
+        buffers = Buffers(max((lay.block_size(s, r.layer) for s in others), default=0),
+                          v_hi - v_lo, received_sparse, lay.layers, lay.cols)
+        out.append((shape, stored, buffers))
     return out
 
 
-def _replicated_shapes(problem: Problem, spec: GridSpec
-                       ) -> list[tuple[LocalShape, int, list[int]]]:
+def _replicated_shapes(problem: Problem, spec: GridSpec, ranks: Sequence[int]
+                       ) -> list[RankShape]:
     out = []
     index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
-    for rank in range(spec.size):
+    for rank in ranks:
         r = replicated_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
         rows = r.block(r.i)
         stored = sum(csr_bytes(rows, f + b, index_bytes, r.value_bytes) + (rows + 1)
@@ -277,20 +359,21 @@ def _replicated_shapes(problem: Problem, spec: GridSpec
                                                    strict=True))
         shape = LocalShape(rows, full_width, r.counts.forward, r.counts.backward,
                            r.counts.forward)
-        out.append((shape, stored, [r.block(s) for s in r.stages()]))
+        received = max((r.block(s) for s in r.stages() if s != r.i), default=0)
+        out.append((shape, stored, Buffers(received, rows)))
     return out
 
 
-def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, offsets: np.ndarray,
-                           need: np.ndarray, nnz: np.ndarray
-                           ) -> list[tuple[LocalShape, int, list[int]]]:
+def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, halos: PartHalos,
+                           ranks: Sequence[int]) -> list[RankShape]:
     """sa1d (``c = 1``) and sa1.5d: each rank's compact block over its stages' columns."""
     c = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
     teams = spec.size // c
     index_bytes = INDEX_BYTES[max(problem.n, problem.nnz) < 2**31]
     stage_offsets = balanced_offsets(teams, c)
+    offsets, need, nnz = halos
     out = []
-    for rank in range(spec.size):
+    for rank in ranks:
         i, r = divmod(rank, c)
         stages = list(range(int(stage_offsets[r]), int(stage_offsets[r + 1])))
         block = int(nnz[i, stages].sum())
@@ -300,41 +383,47 @@ def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, offsets: np.ndarray
         stored = (csr_bytes(rows, block, index_bytes, problem.value_bytes)
                   + csr_bytes(rows + halo, block, index_bytes, problem.value_bytes) + 8 * sent)
         shape = LocalShape(rows, full_width, (block,), (block,), (block,))
-        out.append((shape, stored, [halo + rows]))
+        out.append((shape, stored, Buffers(halo + rows, rows, staged=False)))
     return out
 
 
 def predict(problem: Problem, candidate: Candidate, profile: Profile,
-            partitions: PartitionSource) -> Prediction | None:
-    """The candidate's prediction, or ``None`` when its partition is not available."""
+            partitions: PartitionSource, ranks: Sequence[int] | None = None,
+            locality: float = 1.0) -> Prediction | None:
+    """The candidate's prediction, or ``None`` when its partition is not available.
+
+    ``ranks`` limits the prediction to those ranks (default: all); the run's epoch is then the
+    slowest of them, which is the run's when they include its busiest rank. ``locality``
+    scales the sparse kernels' rates (:func:`measured_locality`).
+    """
     spec = candidate.spec
-    offsets = need = None
+    chosen = selected_ranks(spec, ranks)
+    halos = None
     if candidate.partition is not None:
         parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
-        partition = partitions(parts, candidate.partition)
-        if partition is None:
+        halos = problem.part_halos(parts, candidate.partition, partitions)
+        if halos is None:
             return None
-        offsets = partition.offsets
-        need, nnz = problem.part_matrices(partition)
     traffic = predict_epoch(spec, problem.n, problem.at, problem.a, problem.layers,
                             problem.classes, problem.value_bytes, training=True,
-                            offsets=offsets, need=need)
-    if offsets is not None and need is not None:
-        shapes = _sparsity_aware_shapes(problem, spec, offsets, need, nnz)
+                            offsets=None if halos is None else halos.offsets,
+                            need=None if halos is None else halos.need, ranks=chosen)
+    if halos is not None:
+        shapes = _sparsity_aware_shapes(problem, spec, halos, chosen)
     elif spec.algorithm == "1.5d":
-        shapes = _replicated_shapes(problem, spec)
+        shapes = _replicated_shapes(problem, spec, chosen)
     else:
-        shapes = _grid_shapes(problem, spec)
+        shapes = _grid_shapes(problem, spec, chosen)
     slow = contention(profile, spec.size)
-    ranks = []
-    for t, (shape, stored, received) in zip(traffic, shapes, strict=True):
+    costs = []
+    for t, (shape, stored, buffers) in zip(traffic, shapes, strict=True):
         work = epoch_work(shape, problem.layers, problem.classes, problem.dropout,
                           problem.parameters)
         memory = rank_memory(shape, stored, problem.features, problem.layers,
-                             problem.parameters, problem.value_bytes, problem.dropout, received)
-        ranks.append(RankCost(t, work, memory, comm_seconds(t, profile),
-                              compute_seconds(work, profile, slow)))
-    return Prediction(candidate, ranks, profile.memory_bytes)
+                             problem.parameters, problem.value_bytes, problem.dropout, buffers)
+        costs.append(RankCost(t, work, memory, comm_seconds(t, profile),
+                              compute_seconds(work, profile, slow, locality)))
+    return Prediction(candidate, costs, profile.memory_bytes, locality)
 
 
 @dataclass
@@ -381,9 +470,15 @@ class Plan:
                 "seconds": self.seconds}
 
 
+RankChoice = Callable[[GridSpec], Sequence[int]]
+
+
 def make_plan(problem: Problem, nprocs: int, profile: Profile, partitions: PartitionSource,
-              allowed: Callable[[Candidate], bool] | None = None) -> Plan:
-    """Predict every candidate for ``nprocs`` and sort them by epoch time."""
+              allowed: Callable[[Candidate], bool] | None = None,
+              ranks: RankChoice | None = None, locality: Locality | None = None) -> Plan:
+    """Predict every candidate for ``nprocs`` and sort them by epoch time (``ranks``: the
+    ranks to predict of each candidate's grid, default all; ``locality``: the sparse
+    kernels' speed-up per candidate, default none; see :func:`predict`)."""
     start = time.perf_counter()
     predictions, skipped = [], []
     for candidate in candidates(nprocs):
@@ -392,7 +487,9 @@ def make_plan(problem: Problem, nprocs: int, profile: Profile, partitions: Parti
         if candidate.spec.size > problem.n:
             skipped.append((candidate, "more processes than vertices"))
             continue
-        prediction = predict(problem, candidate, profile, partitions)
+        chosen = None if ranks is None else ranks(candidate.spec)
+        prediction = predict(problem, candidate, profile, partitions, chosen,
+                             1.0 if locality is None else locality(candidate))
         if prediction is None:
             skipped.append((candidate, "partition not computed (too large for a quick plan; "
                                        "pass --partition-cache DIR to compute and keep it)"))

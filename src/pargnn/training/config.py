@@ -94,6 +94,10 @@ class TrainConfig:
     )
     out: str | None = _option(None, "write the run's results to this JSON file")
     quiet: bool = _option(False, "no progress bar and no summary table")
+    trace_memory: bool = _option(
+        False, "measure the training state in tensor bytes during the second training step "
+        "(that step runs slower under the profiler)"
+    )
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first setting that cannot run."""

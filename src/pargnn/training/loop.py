@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Protocol
 
 import torch
@@ -28,7 +29,7 @@ from pargnn.nn.models import GraphModel
 from pargnn.spmm.contract import Algorithm
 from pargnn.training.config import TrainConfig
 from pargnn.training.estimate import estimate_epoch
-from pargnn.training.memory import peak_rss_bytes
+from pargnn.training.memory import peak_rss_bytes, training_state_peak
 from pargnn.training.result import EpochRecord, TrainResult, check_writable, write_json_atomic
 from pargnn.training.setup import DTYPES, build_model, build_single_process, resolve_device
 
@@ -80,16 +81,25 @@ def run_epochs(
 
     With a communication ``log``, the training step runs in its phase ``train`` and the
     evaluation in ``evaluation``; ``comm_seconds`` then receives each epoch's seconds spent in
-    the training step's collectives.
+    the training step's collectives. With ``config.trace_memory`` the second step (the first
+    when there is one) also measures the training state in tensor bytes
+    (:func:`~pargnn.training.memory.training_state_peak`); Adam's moments exist from then on.
     """
     log = log or CommLog()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
+    traced = min(1, config.epochs - 1) if config.trace_memory else -1
+    device = algorithm.data.features.device
     for epoch in range(config.epochs):
         before = log.total("train").seconds
         start = time.perf_counter()
         with log.phase("train"):
-            loss = train_epoch(model, algorithm, optimizer, epoch)
+            if epoch == traced:
+                optimizer.zero_grad(set_to_none=True)  # frees before the trace: not counted
+                loss, result.tensor_peak_bytes = training_state_peak(
+                    partial(train_epoch, model, algorithm, optimizer, epoch), device)
+            else:
+                loss = train_epoch(model, algorithm, optimizer, epoch)
         seconds = time.perf_counter() - start
         communicated = log.total("train").seconds - before
         if comm_seconds is not None:

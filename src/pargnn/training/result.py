@@ -46,6 +46,7 @@ class TrainResult:
     comm: dict[str, object] = field(default_factory=dict)
     memory_detail: dict[str, object] = field(default_factory=dict)
     plan: dict[str, object] | None = None  # --algo auto: the planner's predictions and choice
+    tensor_peak_bytes: int | None = None  # --trace-memory: this rank's peak training state
     rank: int = 0
 
     @property
@@ -74,6 +75,8 @@ class TrainResult:
             "memory": {
                 "peak_rss_bytes": self.peak_rss_bytes,
                 "peak_rss_bytes_per_rank": self.peak_rss_bytes_per_rank or [self.peak_rss_bytes],
+                **({"tensor_peak_bytes": self.tensor_peak_bytes}
+                   if self.tensor_peak_bytes is not None else {}),
                 **self.memory_detail,
             },
             "comm": self.comm,

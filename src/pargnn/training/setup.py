@@ -59,11 +59,17 @@ def local_data_for_all(
 
 
 def build_model(config: TrainConfig, graph: Graph) -> GraphModel:
+    return build_model_for(config, graph.num_features, graph.num_classes)
+
+
+def build_model_for(config: TrainConfig, features: int, classes: int) -> GraphModel:
+    """The configured model for ``features`` input columns and ``classes`` outputs: all it
+    needs of a graph (the planner builds it from a graph's statistics alone)."""
     model_class = MODELS[config.model]
     return model_class(
-        in_features=graph.num_features,
+        in_features=features,
         hidden=config.hidden,
-        num_classes=graph.num_classes,
+        num_classes=classes,
         layers=config.layers,
         dropout=config.dropout,
         bias=config.bias,

@@ -35,6 +35,7 @@ class RankReport:
     peak_rss_bytes: int
     state_bytes: int
     training_peak_rss_bytes: int
+    tensor_peak_bytes: int | None
     comm: dict[str, Any]
     train_bytes: int
     train_messages: int
@@ -78,6 +79,7 @@ def rank_main(ctx: WorkerContext, config: TrainConfig) -> RankReport:
         peak_rss_bytes=max(setup_peak, training_peak),
         state_bytes=algorithm.stored_bytes(),
         training_peak_rss_bytes=training_peak - rss_before_training if resettable else -1,
+        tensor_peak_bytes=result.tensor_peak_bytes,
         comm=log.as_dict(),
         train_bytes=train.bytes,
         train_messages=train.calls,
@@ -106,10 +108,16 @@ def merge_reports(reports: list[RankReport]) -> TrainResult:
     result.memory_detail = {
         "state_bytes_per_rank": [r.state_bytes for r in reports],
         "training_rss_growth_bytes_per_rank": [r.training_peak_rss_bytes for r in reports],
+        **({"tensor_peak_bytes_per_rank": [r.tensor_peak_bytes for r in reports]}
+           if result.tensor_peak_bytes is not None else {}),
         "note": "peak_rss includes loading the whole graph on every rank before its blocks are "
                 "cut out; state_bytes counts the sparse blocks and vertex data a rank keeps; "
-                "training_rss_growth is the peak RSS during training above the RSS after setup",
+                "training_rss_growth is the peak RSS during training above the RSS after setup; "
+                "tensor_peak_bytes (--trace-memory) is the peak of the tensor bytes alive during "
+                "the second training step, graph and model included",
     }
+    if result.tensor_peak_bytes is not None:
+        result.tensor_peak_bytes = max(r.tensor_peak_bytes or 0 for r in reports)
     result.peak_rss_bytes = max(result.peak_rss_bytes_per_rank)
     result.comm = {
         "bytes_per_epoch_per_rank": [r.train_bytes // epochs for r in reports],
