@@ -29,7 +29,7 @@ will meet:
 * **Kernels** -- ``spmm`` (``torch.sparse.mm`` of a random CSR matrix of average degree 10 by a
   dense matrix), ``sddmm`` (``torch.sparse.sampled_addmm`` on the same pattern), ``gemm``
   (``x @ w``), ``elementwise`` (``relu`` and a product) and ``dropout`` (pargnn's keyed
-  dropout) -- are timed on every rank while all ``P`` ranks compute at once, with the threads
+  dropout through autograd, forward and backward: two units per element) -- are timed on every rank while all ``P`` ranks compute at once, with the threads
   per process that training will use: on a machine with fewer cores than ``P x threads`` the
   rates are those the run will see, not those of an idle machine. Units are those of
   :mod:`pargnn.cost.profile` (non-zeros x columns, multiply-adds, elements).
@@ -432,12 +432,20 @@ def _time_kernels(ctx: WorkerContext, plan: _Plan, clock: _Clock
     for count in plan.elementwise_sizes:
         width = 64
         rows = max(count // width, 1)
-        h = torch.randn(rows, width, generator=generator).to(device)
+        h = torch.randn(rows, width, generator=generator).to(device).requires_grad_()
         row_ids = torch.arange(rows, device=device)
         columns = torch.arange(width, device=device)
-        points([("dropout", rows * width,
-                 partial(keyed_dropout, h, 0.5, plan.seed, row_ids, columns))])
+        grad = torch.ones(rows, width, device=device)
+        # forward and backward, 2 units per element (as pargnn.cost.compute counts them)
+        points([("dropout", 2 * rows * width,
+                 partial(_dropout_step, h, grad, plan.seed, row_ids, columns))])
     return out
+
+
+def _dropout_step(h: Tensor, grad: Tensor, key: int, row_ids: Tensor, columns: Tensor) -> None:
+    """One keyed dropout through autograd: the mask, the product and its gradient."""
+    keyed_dropout(h, 0.5, key, row_ids, columns).backward(grad)
+    h.grad = None
 
 
 def _measure(ctx: WorkerContext, plan: _Plan) -> _RankReport:

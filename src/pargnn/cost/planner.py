@@ -451,14 +451,12 @@ class Plan:
             return f"{best.candidate.label} is the only layout that fits."
         runner = others[0]
         share = best.comm_seconds / best.epoch_seconds if best.epoch_seconds else 0.0
-        reason = (f"it sends {best.bytes / 1e6:.2f} MB per epoch from its busiest rank "
-                  f"against {runner.bytes / 1e6:.2f} MB" if best.bytes < runner.bytes
-                  else f"its compute is {best.compute_seconds * 1e3:.1f} ms against "
-                  f"{runner.compute_seconds * 1e3:.1f} ms")
+        unfit = sum(not p.fits for p in self.predictions)
         return (f"{best.candidate.label} is predicted fastest at "
-                f"{best.epoch_seconds * 1e3:.1f} ms per epoch "
-                f"({share:.0%} communication), {runner.epoch_seconds / best.epoch_seconds:.2f}x "
-                f"ahead of {runner.candidate.label}: {reason}.")
+                f"{best.epoch_seconds * 1e3:.1f} ms per epoch ({share:.0%} communication), "
+                f"{runner.epoch_seconds / best.epoch_seconds:.2f}x ahead of "
+                f"{runner.candidate.label}: {_why_faster(best, runner)}."
+                + (f" {unfit} layout(s) do not fit in memory." if unfit else ""))
 
     def as_dict(self) -> dict[str, object]:
         best = self.choice
@@ -468,6 +466,21 @@ class Plan:
                 "predictions": [p.as_dict() for p in self.predictions],
                 "skipped": [{"label": c.label, "why": why} for c, why in self.skipped],
                 "seconds": self.seconds}
+
+
+def _why_faster(best: Prediction, runner: Prediction) -> str:
+    """The term of the epoch that separates the two most: communication or compute."""
+    comm = runner.comm_seconds - best.comm_seconds
+    compute = runner.compute_seconds - best.compute_seconds
+    if comm >= compute:
+        return (f"it spends {comm * 1e3:.1f} ms less in collectives ({best.messages} calls "
+                f"moving {best.bytes / 1e6:.2f} MB from its busiest rank, against "
+                f"{runner.messages} calls and {runner.bytes / 1e6:.2f} MB)")
+    text = f"it computes {compute * 1e3:.1f} ms less on its busiest rank"
+    if best.locality < 0.9 * runner.locality:
+        text += (f", because its vertex order makes SpMM {runner.locality / best.locality:.1f}x "
+                 "faster here")
+    return text
 
 
 RankChoice = Callable[[GridSpec], Sequence[int]]
