@@ -3,6 +3,7 @@ how profile files are written and refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -285,3 +286,18 @@ def test_incomplete_profiles_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ProfileError, match="neither links nor measured collectives"):
         load_profile(str(path))
+
+
+def test_kernel_points_are_interpolated_log_log_and_survive_json(tmp_path: Path) -> None:
+    fit = LinearFit(1e-6, 1e-9, points=[(1e6, 1e-3), (1e3, 1e-5)])  # unsorted, as lists
+    assert fit.points == ((1e3, 1e-5), (1e6, 1e-3))
+    assert fit.call_seconds(1e3, calls=3) == pytest.approx(3e-5)
+    assert fit.call_seconds(10 ** 4.5) == pytest.approx(1e-4)  # halfway in log-log
+    assert fit.call_seconds(10.0) == pytest.approx(1e-5)  # the smallest call's time below
+    assert fit.call_seconds(2e6) == pytest.approx(2e-3)  # proportional above
+    assert LinearFit(1e-6, 1e-9).call_seconds(1e3, calls=2) == pytest.approx(2e-6 + 2e-6)
+    profile = load_profile("local-default")
+    measured = dataclasses.replace(profile, kernels={**profile.kernels, "spmm": fit})
+    path = tmp_path / "p.json"
+    save_profile(measured, path)
+    assert load_profile(str(path)).kernel("spmm") == fit

@@ -29,10 +29,14 @@ will meet:
 * **Kernels** -- ``spmm`` (``torch.sparse.mm`` of a random CSR matrix of average degree 10 by a
   dense matrix), ``sddmm`` (``torch.sparse.sampled_addmm`` on the same pattern), ``gemm``
   (``x @ w``), ``elementwise`` (``relu`` and a product) and ``dropout`` (pargnn's keyed
-  dropout through autograd, forward and backward: two units per element) -- are timed on every rank while all ``P`` ranks compute at once, with the threads
-  per process that training will use: on a machine with fewer cores than ``P x threads`` the
-  rates are those the run will see, not those of an idle machine. Units are those of
-  :mod:`pargnn.cost.profile` (non-zeros x columns, multiply-adds, elements).
+  dropout through autograd, forward and backward: two units per element) -- are timed on
+  every rank while all ``P`` ranks compute at once, with the threads per process that
+  training will use: on a machine with fewer cores than ``P x threads`` the rates are those
+  the run will see, not those of an idle machine. Units are those of
+  :mod:`pargnn.cost.profile` (non-zeros x columns, multiply-adds, elements). Besides its
+  line, a kernel keeps the median time of each size it was timed at: the planner
+  interpolates between them, since a kernel's rate changes several times between a block
+  that fits in cache and one that streams from memory.
 
 Each line is fitted by :func:`fit_linear`: least squares weighted by ``1 / seconds^2``, i.e.
 on the relative error, so that the small messages determine ``alpha`` and the large ones
@@ -43,6 +47,7 @@ operands leave the caches, and it is the large, out-of-cache calls that make a r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -192,7 +197,7 @@ def _plan(nprocs: int, quick: bool, progress_path: str | None) -> _Plan:
         spmm_widths=(8, 32, 128),
         gemm_rows=(1_000, 8_000, 64_000),
         gemm_dims=(16, 64, 256),
-        elementwise_sizes=(1_000, 10_000, 100_000, 1_000_000, 10_000_000),
+        elementwise_sizes=(1_000, 10_000, 100_000, 1_000_000, 3_000_000, 10_000_000),
         target_s=0.06,
         min_calls=14,
         max_calls=300,
@@ -480,6 +485,16 @@ def _fit(points: list[tuple[float, float]], absolute_beta: bool = False) -> Line
                       absolute_beta=absolute_beta)
 
 
+def _kernel_fit(points: list[tuple[float, float]]) -> LinearFit:
+    """The kernel's line and its measured points: the median time per call of each size
+    (:meth:`~pargnn.cost.profile.LinearFit.call_seconds` interpolates between them)."""
+    by_size: dict[float, list[float]] = {}
+    for size, seconds in points:
+        by_size.setdefault(size, []).append(seconds)
+    medians = tuple((size, float(np.median(times))) for size, times in sorted(by_size.items()))
+    return dataclasses.replace(_fit(points, absolute_beta=True), points=medians)
+
+
 @contextmanager
 def _relay(progress: Callable[[str], None] | None) -> Iterator[str | None]:
     """A file that rank 0 appends progress lines to, and a thread that hands each complete
@@ -588,7 +603,7 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         device=resolved,
         threads_per_process=reports[0].threads,
         nprocs=nprocs,
-        kernels={name: _fit(kernels[name], absolute_beta=True) for name in KERNELS},
+        kernels={name: _kernel_fit(kernels[name]) for name in KERNELS},
         collectives=fits,
         memory_bytes=_memory_bytes(resolved, nprocs),
         machine=_machine(resolved),

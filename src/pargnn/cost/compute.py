@@ -37,15 +37,18 @@ ADAM_PASSES = 12  # Adam's update of one parameter (moments, bias corrections, s
 
 @dataclass
 class Work:
-    """Calls and units per kernel."""
+    """Calls and units per kernel, and the calls of each size (units per call)."""
 
     calls: Counter[str] = field(default_factory=Counter)
     units: Counter[str] = field(default_factory=Counter)
+    sizes: dict[str, Counter[int]] = field(default_factory=dict)
 
     def add(self, kernel: str, units: float, calls: int = 1) -> None:
+        """``calls`` calls of ``units / calls`` units each."""
         if units > 0 and calls > 0:
             self.calls[kernel] += calls
             self.units[kernel] += int(units)
+            self.sizes.setdefault(kernel, Counter())[max(int(units) // calls, 1)] += calls
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _attend(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     head_width = max(op.width // max(op.heads, 1), 1)
     spans = max(1, -(-width // head_width))  # the heads this rank's columns touch
     for nnz in shape.edge_blocks:
-        w.add("elementwise", EDGE_PASSES // 2 * nnz * op.heads)
+        w.add("elementwise", EDGE_PASSES // 2 * nnz * op.heads, calls=EDGE_PASSES // 2)
         w.add("spmm", nnz * width, calls=spans)
         if backward:
             w.add("sddmm", nnz * width, calls=spans)
@@ -106,11 +109,16 @@ def op_work(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     elif op.kind == "attend":
         _attend(w, shape, op, backward)
     elif op.kind == "bias":
-        w.add("elementwise", BIAS_PASSES // 2 * shape.rows * shape.columns(op.width))
+        _passes(w, BIAS_PASSES // 2, shape.rows * shape.columns(op.width))
     elif op.kind == "scale":
-        w.add("elementwise", SCALE_PASSES // 2 * shape.rows * shape.columns(op.width or 1))
+        _passes(w, SCALE_PASSES // 2, shape.rows * shape.columns(op.width or 1))
     elif op.kind == "head_scores":
-        w.add("elementwise", SCORE_PASSES // 2 * shape.rows * shape.columns(op.width))
+        _passes(w, SCORE_PASSES // 2, shape.rows * shape.columns(op.width))
+
+
+def _passes(w: Work, passes: int, elements: int) -> None:
+    """``passes`` elementwise kernels over ``elements`` each."""
+    w.add("elementwise", passes * elements, calls=passes)
 
 
 def epoch_work(shape: LocalShape, layers: list[list[Op]], classes: int, dropout: bool,
@@ -129,12 +137,11 @@ def epoch_work(shape: LocalShape, layers: list[list[Op]], classes: int, dropout:
         for op in layer:
             op_work(w, shape, op, False)
         if index < len(layers) - 1:
-            w.add("elementwise", ACTIVATION_PASSES * shape.rows * shape.columns(
-                _output_width(layer)))
-    w.add("elementwise", LOSS_PASSES * shape.rows * classes)
+            _passes(w, ACTIVATION_PASSES, shape.rows * shape.columns(_output_width(layer)))
+    _passes(w, LOSS_PASSES, shape.rows * classes)
     for op in reversed(ops):
         op_work(w, shape, op, True)
-    w.add("elementwise", ADAM_PASSES * parameters)
+    _passes(w, ADAM_PASSES, parameters)
     return w
 
 

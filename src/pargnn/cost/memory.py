@@ -33,6 +33,9 @@ from pargnn.cost.exact import Op
 
 LABEL_BYTES, MASK_BYTES, ID_BYTES = 8, 1, 8  # int64 labels, bool masks, int64 ids
 ADAM_COPIES = 4  # value, gradient, two moments
+# torch's CPU SpMM copies a block's 32-bit CSR indices to 64 bits on every call (the
+# broadcast algorithms' blocks; the sparsity-aware ones keep 64-bit indices)
+WIDENED_INDEX_BYTES = 8
 EDGE_COPIES = 5  # raw scores, softmax, dropped weights, dropout mask, their gradient
 
 
@@ -72,7 +75,9 @@ class Buffers:
     ``column_groups``: processes that share a row's feature columns (2D/3D), which makes a
     dense transform's product full-width before its reduce-scatter; ``staged``: the blocks
     arrive in stages, and a stage's buffer is allocated while the previous one is still
-    referenced (the broadcast algorithms), where the sparsity-aware ones receive once.
+    referenced (the broadcast algorithms), where the sparsity-aware ones receive once;
+    ``exchange_rows``: rows of an all-to-all's receive buffer (the sparsity-aware
+    algorithms: its halo), alive while the concatenated block is built.
     """
 
     received_rows: int
@@ -81,6 +86,7 @@ class Buffers:
     layers: int = 1
     column_groups: int = 1
     staged: bool = True
+    exchange_rows: int = 0
 
 
 # full-width copies a reduce-scatter or all-gather of a partial sum makes: the partial sum,
@@ -92,9 +98,11 @@ REDUCTION_COPIES = 3
 def _aggregate_workspace(rows: int, width: int, buffers: Buffers, vb: int) -> int:
     """Beyond the step's input and output: the partial sum, one stage's product and its
     received blocks; on a 3D grid the copies of the reduce-scatter over the layers."""
+    received = buffers.received_rows * width * vb
+    if not buffers.staged:  # the all-to-all's buffers and the concatenation, then the product
+        return received + buffers.exchange_rows * width * vb
     partial = buffers.partial_rows * width * vb
-    received = buffers.received_rows * width * vb * (2 if buffers.staged else 1)
-    stages = 2 * partial + received + buffers.received_sparse
+    stages = 2 * partial + 2 * received + buffers.received_sparse
     reduce = REDUCTION_COPIES * partial if buffers.layers > 1 else 0
     return max(stages, reduce) - rows * width * vb * (buffers.layers == 1)
 
@@ -118,6 +126,7 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
     rows, cols, vb = shape.rows, shape.columns, value_bytes
     data = rows * cols(features) * vb + rows * (LABEL_BYTES + 3 * MASK_BYTES + ID_BYTES)
     data += cols(features) * ID_BYTES
+    largest_block = max([*shape.forward_blocks, *shape.backward_blocks], default=0)
     kept = peak = 0  # bytes above the static state: saved for backward, highest so far
     backward: list[tuple[int, int]] = []  # (layer, gradient in + out + workspace) per step
     kept_after: list[int] = []  # kept at the end of each layer's forward pass
@@ -134,6 +143,7 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
             if op.kind == "aggregate":
                 out = rows * cols(op.width) * vb
                 workspace = _aggregate_workspace(rows, cols(op.width), buffers, vb)
+                workspace += WIDENED_INDEX_BYTES * largest_block * buffers.staged
             elif op.kind == "transform":
                 out = rows * cols(op.f_out) * vb
                 workspace = _transform_workspace(rows, op.f_out, buffers, vb)

@@ -267,10 +267,10 @@ def compute_seconds(work: Work, profile: Profile, contention: float,
     """Kernel seconds; ``locality`` scales the sparse kernels' per-unit cost (see
     :mod:`pargnn.cost.locality`)."""
     total = 0.0
-    for k in work.calls:
+    for k, sizes in work.sizes.items():
         fit = profile.kernel(k)
         scale = locality if k in SPARSE_KERNELS else 1.0
-        total += fit.alpha * work.calls[k] + scale * fit.beta * work.units[k]
+        total += scale * sum(fit.call_seconds(size, calls) for size, calls in sizes.items())
     return contention * total
 
 
@@ -383,7 +383,8 @@ def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, halos: PartHalos,
         stored = (csr_bytes(rows, block, index_bytes, problem.value_bytes)
                   + csr_bytes(rows + halo, block, index_bytes, problem.value_bytes) + 8 * sent)
         shape = LocalShape(rows, full_width, (block,), (block,), (block,))
-        out.append((shape, stored, Buffers(halo + rows, rows, staged=False)))
+        out.append((shape, stored, Buffers(halo + rows, rows, staged=False,
+                                                exchange_rows=halo)))
     return out
 
 

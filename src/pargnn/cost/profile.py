@@ -35,6 +35,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pargnn.errors import PargnnError
 
 COLLECTIVES = ("broadcast", "reduce", "all_reduce", "all_gather", "reduce_scatter",
@@ -51,16 +53,42 @@ class ProfileError(PargnnError):
 @dataclass(frozen=True)
 class LinearFit:
     """``seconds = alpha + beta x size``, fitted over ``samples`` measurements (``r2``: the
-    coefficient of determination of the fit; ``None`` for hand-written values)."""
+    coefficient of determination of the fit; ``None`` for hand-written values).
+
+    A calibrated kernel also keeps its measured ``points`` (size of one call, median seconds
+    of one call), because a kernel's rate is not one number: a block that fits in cache runs
+    several times faster per unit than one that streams from memory, and a temporary above
+    the allocator's mapping threshold (32 MB in glibc) is page-faulted in on every call.
+    :meth:`call_seconds` interpolates between them.
+    """
 
     alpha: float
     beta: float
     r2: float | None = None
     samples: int = 0
+    points: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:  # JSON gives lists; keep them hashable and sorted
+        object.__setattr__(self, "points", tuple(sorted((float(s), float(t))
+                                                        for s, t in self.points)))
 
     def seconds(self, size: float, calls: int = 1) -> float:
         """Time of ``calls`` calls moving ``size`` units in total."""
         return calls * self.alpha + self.beta * size
+
+    def call_seconds(self, size: float, calls: int = 1) -> float:
+        """Time of ``calls`` calls of ``size`` units each: interpolated log-log between the
+        measured points, the smallest point's time below them, proportional to size above
+        them; the fit where there are no points."""
+        if not self.points:
+            return self.seconds(size * calls, calls)
+        sizes, times = zip(*self.points, strict=True)
+        if size <= sizes[0]:
+            return calls * times[0]
+        if size >= sizes[-1]:
+            return calls * times[-1] * size / sizes[-1]
+        t = np.interp(math.log(size), np.log(sizes), np.log(times))
+        return calls * float(math.exp(t))
 
 
 @dataclass(frozen=True)
