@@ -219,6 +219,7 @@ class _RankReport:
     threads: int
     collectives: dict[tuple[str, int], list[tuple[float, float]]]
     kernels: dict[str, list[tuple[float, float]]]
+    sync_seconds: float
 
 
 class _Clock:
@@ -453,12 +454,41 @@ def _dropout_step(h: Tensor, grad: Tensor, key: int, row_ids: Tensor, columns: T
     h.grad = None
 
 
+def _time_sync(ctx: WorkerContext, plan: _Plan, clock: _Clock) -> float:
+    """Seconds a collective costs beyond its own latency when the ranks compute between
+    collectives, as training does: a rank that arrives waits for the others to finish their
+    computation and, where processes outnumber cores, to be scheduled again. Measured as
+    the time of (a product, then an 8-byte all-reduce) less the product alone and the
+    all-reduce alone."""
+    _say(plan, ctx, f"collectives between computations on {ctx.world_size} process(es)")
+    generator = torch.Generator().manual_seed(plan.seed + ctx.rank)
+    a = torch.rand(SYNC_WORK[0], SYNC_WORK[1], generator=generator).to(ctx.device)
+    b = torch.rand(SYNC_WORK[1], SYNC_WORK[0], generator=generator).to(ctx.device)
+    flag = torch.zeros(1, device=ctx.device)
+
+    def compute() -> None:
+        torch.matmul(a, b)
+
+    def collective() -> None:
+        dist.all_reduce(flag)
+
+    def both() -> None:
+        compute()
+        clock.synchronize()
+        collective()
+
+    (alone,) = clock.medians([compute], kernels=True)
+    latency, together = clock.medians([collective, both])
+    return max(0.0, together - alone - latency)
+
+
 def _measure(ctx: WorkerContext, plan: _Plan) -> _RankReport:
     """The body of each calibration rank (module level: spawn pickles it by name)."""
     clock = _Clock(ctx, plan)
     collectives = _time_collectives(ctx, plan, clock)
     kernels = _time_kernels(ctx, plan, clock)
-    return _RankReport(torch.get_num_threads(), collectives, kernels)
+    sync = _time_sync(ctx, plan, clock) if ctx.world_size > 1 else 0.0
+    return _RankReport(torch.get_num_threads(), collectives, kernels, sync)
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,6 +508,9 @@ def _slowest(reports: Sequence[dict[Any, list[tuple[float, float]]]]
             merged[key] = [(size, max(t0, t1))
                            for (size, t0), (_, t1) in zip(merged[key], points, strict=True)]
     return merged
+
+
+SYNC_WORK = (256, 512)  # a product of about a millisecond on one core, between collectives
 
 
 def _fit(points: list[tuple[float, float]], absolute_beta: bool = False) -> LinearFit:
@@ -605,6 +638,7 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         nprocs=nprocs,
         kernels={name: _kernel_fit(kernels[name]) for name in KERNELS},
         collectives=fits,
+        sync_seconds=max(r.sync_seconds for r in reports),
         memory_bytes=_memory_bytes(resolved, nprocs),
         machine=_machine(resolved),
         sources=("pargnn calibrate",),

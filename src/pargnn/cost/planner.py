@@ -254,7 +254,10 @@ class Prediction:
 
 
 def comm_seconds(traffic: Traffic, profile: Profile) -> float:
+    """Every call priced by its collective's fit, plus the profile's synchronisation cost
+    per call."""
     return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
+               + profile.sync_seconds * calls
                for key, calls in traffic.call_counts.items()
                for _, op, group in [key])
 

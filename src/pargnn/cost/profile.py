@@ -121,6 +121,9 @@ class Profile:
     ``collectives[op][g]`` is a measured fit for a group of ``g`` processes; a profile with
     ``links`` (hand-written) derives every ``(op, g)`` from them instead. ``memory_bytes`` is
     what one process may use (device memory on GPUs, RAM / processes on CPUs).
+    ``sync_seconds`` is what a collective costs beyond its latency when the processes
+    compute between collectives (waiting for the last one to arrive, and to be scheduled
+    where processes outnumber cores); ``pargnn calibrate`` measures it.
     """
 
     name: str
@@ -132,6 +135,7 @@ class Profile:
     kernels: dict[str, LinearFit]
     collectives: dict[str, dict[int, LinearFit]] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
+    sync_seconds: float = 0.0  # per collective call, beyond its latency (calibrated only)
     memory_bytes: int | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
@@ -197,6 +201,7 @@ class Profile:
                 collectives={op: {int(g): LinearFit(**f) for g, f in fits.items()}
                              for op, fits in data.get("collectives", {}).items()},
                 links=tuple(Link(**lk) for lk in data.get("links", [])),
+                sync_seconds=float(data.get("sync_seconds", 0.0)),
                 memory_bytes=(None if data.get("memory_bytes") is None
                               else int(data["memory_bytes"])),
                 machine=dict(data.get("machine", {})),
