@@ -159,15 +159,22 @@ def sweep_case(name: str, p: int, profile: Profile) -> dict[str, Any]:
     return compare(name, p, plan, rows)
 
 
-def reprice(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stored measurements against the current model and profiles (no training): for
-    iterating on the model. A choice that was not measured gets no choice ratio."""
+def reprice(cases: list[dict[str, Any]], measure_choices: bool) -> list[dict[str, Any]]:
+    """The stored measurements against the current model and profiles: for iterating on
+    the model without training again. A choice that was not measured is trained now with
+    ``measure_choices``; otherwise it gets no choice ratio."""
     out = []
     for case in cases:
-        profile = load_profile(str(RESULTS / f"profile-P{case['p']}.json"))
-        plan = plan_case(case["graph"], case["p"], profile)
+        name, p = case["graph"], case["p"]
+        profile = load_profile(str(RESULTS / f"profile-P{p}.json"))
+        plan = plan_case(name, p, profile)
         rows = [{"label": r["label"], "measured": r["measured"]} for r in case["runs"]]
-        out.append(compare(case["graph"], case["p"], plan, rows))
+        choice = plan.choice
+        if measure_choices and choice and choice.candidate.label not in {
+                r["label"] for r in rows}:
+            rows.append({"label": choice.candidate.label,
+                         "measured": run(GRAPHS[name], p, choice.candidate, config_for(name))})
+        out.append(compare(name, p, plan, rows))
     return out
 
 
@@ -212,12 +219,13 @@ def main() -> None:
     parser.add_argument("--recalibrate", action="store_true")
     parser.add_argument("--reprice", action="store_true",
                         help="recompute the predictions of results/sweep.json with the "
-                             "current model and profiles, keeping its measurements")
+                             "current model and profiles, keeping its measurements; a "
+                             "choice not measured yet is trained")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.reprice:
         payload = json.loads((RESULTS / "sweep.json").read_text())
-        payload["cases"] = reprice(payload["cases"])
+        payload["cases"] = reprice(payload["cases"], measure_choices=True)
         payload["repriced_with"] = code_version()
         write_results(payload)
         print(markdown(payload["cases"]))

@@ -33,6 +33,10 @@ SCORE_PASSES = 4  # multiply and index-add, both ways
 EDGE_PASSES = 14  # gather, add, LeakyReLU, max, exp, sum, divide; their adjoints
 LOSS_PASSES = 6  # log-softmax and its gradient over the local logits
 ADAM_PASSES = 12  # Adam's update of one parameter (moments, bias corrections, step)
+# a grid with several columns stacks the full-width product transposed for the
+# reduce-scatter (zero, copy, transpose back); backward gathers, concatenates, transposes
+COLUMN_PASSES = 3
+REDUCE_PASSES = 2  # 3D: zero the padded stack of partial sums, copy them in
 
 
 @dataclass
@@ -58,7 +62,8 @@ class LocalShape:
 
     ``forward_blocks`` are the blocks of ``A^T`` of the forward SpMM (one call each),
     ``backward_blocks`` those of ``A`` in the backward SpMM; ``edge_blocks`` the blocks whose
-    edges this rank's attention scores (those of ``A^T`` it stores).
+    edges this rank's attention scores (those of ``A^T`` it stores). ``reduced_rows``: on a
+    3D grid, the rows of the partial sums its layers reduce-scatter (0 elsewhere).
     """
 
     rows: int
@@ -66,6 +71,7 @@ class LocalShape:
     forward_blocks: Sequence[int]
     backward_blocks: Sequence[int]
     edge_blocks: Sequence[int]
+    reduced_rows: int = 0
 
 
 def full_width(width: int) -> int:
@@ -74,12 +80,12 @@ def full_width(width: int) -> int:
 
 def _aggregate(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     width = shape.columns(op.width)
-    if not backward:
-        for nnz in shape.forward_blocks:
-            w.add("spmm", nnz * width)
-    elif op.input_needs_grad:
-        for nnz in shape.backward_blocks:
-            w.add("spmm", nnz * width)
+    if backward and not op.input_needs_grad:
+        return
+    for nnz in shape.backward_blocks if backward else shape.forward_blocks:
+        w.add("spmm", nnz * width)
+    if shape.reduced_rows:  # 3D: the padded stack of partial sums (zeroed, then filled)
+        _passes(w, REDUCE_PASSES, shape.reduced_rows * width)
 
 
 def _transform(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
@@ -87,6 +93,8 @@ def _transform(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     w.add("gemm", product)
     if backward and op.weight_grad:
         w.add("gemm", product)
+    if shape.columns(op.f_out) < op.f_out:  # 2D/3D: the full-width product changes hands
+        _passes(w, COLUMN_PASSES, shape.rows * op.f_out)
 
 
 def _attend(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:

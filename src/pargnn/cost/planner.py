@@ -339,7 +339,8 @@ def _grid_shapes(problem: Problem, spec: GridSpec, ranks: Sequence[int]
             return hi - lo
 
         shape = LocalShape(lay.block_size(r.i, r.layer), columns, r.counts.forward,
-                           r.counts.backward, [r.counts.forward[s] for s in owned])
+                           r.counts.backward, [r.counts.forward[s] for s in owned],
+                           reduced_rows=v_hi - v_lo if lay.layers > 1 else 0)
         others = [s for s in range(lay.rows) if s != r.i]
         received_sparse = max((csr_bytes(v_hi - v_lo, r.counts.forward[s], r.index_bytes,
                                          r.value_bytes)
