@@ -81,9 +81,9 @@ def run_epochs(
 
     With a communication ``log``, the training step runs in its phase ``train`` and the
     evaluation in ``evaluation``; ``comm_seconds`` then receives each epoch's seconds spent in
-    the training step's collectives. With ``config.trace_memory`` the second step (the first
-    when there is one) also measures the training state in tensor bytes
-    (:func:`~pargnn.training.memory.training_state_peak`); Adam's moments exist from then on.
+    the training step's collectives. With ``config.trace_memory`` the second step (the first in
+    a one-epoch run) also measures the training state in tensor bytes
+    (:func:`~pargnn.training.memory.training_state_peak`): Adam's moments exist by then.
     """
     log = log or CommLog()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
