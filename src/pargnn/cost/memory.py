@@ -33,9 +33,7 @@ from pargnn.cost.exact import Op
 
 LABEL_BYTES, MASK_BYTES, ID_BYTES = 8, 1, 8  # int64 labels, bool masks, int64 ids
 ADAM_COPIES = 4  # value, gradient, two moments
-# torch's CPU SpMM copies a block's 32-bit CSR indices to 64 bits on every call (the
-# broadcast algorithms' blocks; the sparsity-aware ones keep 64-bit indices)
-WIDENED_INDEX_BYTES = 8
+WIDENED_INDEX_BYTES = 8  # a 64-bit copy of a block's column indices (see Buffers)
 EDGE_COPIES = 5  # raw scores, softmax, dropped weights, dropout mask, their gradient
 
 
@@ -77,7 +75,10 @@ class Buffers:
     arrive in stages, and a stage's buffer is allocated while the previous one is still
     referenced (the broadcast algorithms), where the sparsity-aware ones receive once;
     ``exchange_rows``: rows of an all-to-all's receive buffer (the sparsity-aware
-    algorithms: its halo), alive while the concatenated block is built.
+    algorithms: its halo), alive while the concatenated block is built;
+    ``widened_indices``: each stage's product holds a 64-bit copy of the block's 32-bit
+    column indices. The traced peaks of the broadcast algorithms (1D, 2D on R-MAT) show
+    it; those of sa1d and sa1.5d (R-MAT, P = 4) do not, so they leave it out.
     """
 
     received_rows: int
@@ -87,6 +88,7 @@ class Buffers:
     column_groups: int = 1
     staged: bool = True
     exchange_rows: int = 0
+    widened_indices: bool = True
 
 
 # full-width copies a reduce-scatter or all-gather of a partial sum makes: the partial sum,
@@ -143,7 +145,8 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
             if op.kind == "aggregate":
                 out = rows * cols(op.width) * vb
                 workspace = _aggregate_workspace(rows, cols(op.width), buffers, vb)
-                workspace += WIDENED_INDEX_BYTES * largest_block * buffers.staged
+                if buffers.widened_indices:
+                    workspace += WIDENED_INDEX_BYTES * largest_block
             elif op.kind == "transform":
                 out = rows * cols(op.f_out) * vb
                 workspace = _transform_workspace(rows, op.f_out, buffers, vb)

@@ -388,7 +388,7 @@ def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, halos: PartHalos,
                   + csr_bytes(rows + halo, block, index_bytes, problem.value_bytes) + 8 * sent)
         shape = LocalShape(rows, full_width, (block,), (block,), (block,))
         out.append((shape, stored, Buffers(halo + rows, rows, staged=False,
-                                                exchange_rows=halo)))
+                                                exchange_rows=halo, widened_indices=False)))
     return out
 
 
