@@ -90,8 +90,9 @@ def _aggregate(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
 
 def _transform(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     product = shape.rows * shape.columns(op.f_in) * op.f_out
-    w.add("gemm", product)
-    if backward and op.weight_grad:
+    if not backward or op.input_needs_grad:  # forward X W; backward dZ W^T
+        w.add("gemm", product)
+    if backward and op.weight_grad:  # X^T dZ
         w.add("gemm", product)
     if shape.columns(op.f_out) < op.f_out:  # 2D/3D: the full-width product changes hands
         _passes(w, COLUMN_PASSES, shape.rows * op.f_out)

@@ -38,8 +38,9 @@ class Op:
     ``f_in x f_out`` weight), ``bias`` (``width`` wide), ``scale`` (a learnable scalar),
     ``head_scores`` (per-head dot products of a ``width``-wide matrix with a ``heads x
     width / heads`` attention vector) or ``attend`` (graph attention over ``heads`` heads of a
-    ``width``-wide matrix). ``input_needs_grad`` is false only for an aggregation of the raw
-    features; ``weight_grad`` is false for a transform by a fixed matrix.
+    ``width``-wide matrix). ``input_needs_grad`` is false only for a step of the first layer whose
+    input is the raw features or their aggregation (no ``dX`` product or halo exchange);
+    ``weight_grad`` is false for a transform by a fixed matrix.
     """
 
     kind: str
@@ -57,7 +58,7 @@ def layer_ops(layer: object, first: bool) -> list[Op]:
     f_in, f_out = int(layer.in_features), int(layer.out_features)  # type: ignore[attr-defined]
     bias = getattr(layer, "bias", None) is not None or getattr(layer, "bias1", None) is not None
     if kind == "GATConv":
-        return gat_ops(layer, f_in, f_out, bias)
+        return gat_ops(layer, f_in, f_out, bias, first)
     if kind == "GINConv":
         ops = [Op("aggregate", f_in, input_needs_grad=not first), Op("scale"),
                Op("transform", f_in=f_in, f_out=f_out)]
@@ -65,27 +66,29 @@ def layer_ops(layer: object, first: bool) -> list[Op]:
         ops += [Op("transform", f_in=f_out, f_out=f_out)]
         return ops + ([Op("bias", f_out)] if bias else [])
     transforms_first = bool(layer.transforms_first)  # type: ignore[attr-defined]
-    neigh = Op("transform", f_in=f_in, f_out=f_out)
+    # the first layer's input is the features (or their aggregation): no gradient
+    neigh = Op("transform", f_in=f_in, f_out=f_out, input_needs_grad=not first)
     if transforms_first:
         ops = [neigh, Op("aggregate", f_out)]
     else:
         ops = [Op("aggregate", f_in, input_needs_grad=not first), neigh]
     if kind == "SAGEConv":
-        ops.append(Op("transform", f_in=f_in, f_out=f_out))
+        ops.append(Op("transform", f_in=f_in, f_out=f_out, input_needs_grad=not first))
     elif kind != "GCNConv":
         raise ValueError(f"no communication model for {kind} yet")
     return ops + ([Op("bias", f_out)] if bias else [])
 
 
-def gat_ops(layer: object, f_in: int, f_out: int, bias: bool) -> list[Op]:
+def gat_ops(layer: object, f_in: int, f_out: int, bias: bool, first: bool) -> list[Op]:
     heads = int(layer.heads)  # type: ignore[attr-defined]
     width = heads * int(layer.head_width)  # type: ignore[attr-defined]
-    ops = [Op("transform", f_in=f_in, f_out=width), Op("head_scores", width, heads=heads),
+    ops = [Op("transform", f_in=f_in, f_out=width, input_needs_grad=not first),
+           Op("head_scores", width, heads=heads),
            Op("head_scores", width, heads=heads), Op("attend", width, heads=heads)]
     if not layer.concat and heads > 1:  # type: ignore[attr-defined]
         ops.append(Op("transform", f_in=width, f_out=f_out, weight_grad=False))
     if getattr(layer, "residual", None) is not None:
-        ops.append(Op("transform", f_in=f_in, f_out=f_out))
+        ops.append(Op("transform", f_in=f_in, f_out=f_out, input_needs_grad=not first))
     return ops + ([Op("bias", f_out)] if bias else [])
 
 

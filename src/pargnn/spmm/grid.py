@@ -50,7 +50,7 @@ class _Transform(torch.autograd.Function):
             return scatter_columns(place, x @ weight[lo:hi])
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor | None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         x, weight = ctx.saved_tensors
         place: GridPlace = ctx.place
         lo, hi = place.cols(weight.shape[0])
@@ -61,7 +61,9 @@ class _Transform(torch.autograd.Function):
                 grad_weight = torch.zeros_like(weight)
                 grad_weight[lo:hi] = x.T @ full
                 place.comm.all_reduce(grad_weight, None, place.grid.spec.size)
-        return full @ weight[lo:hi].T, grad_weight, None
+        # not for the raw features: the first layer's dX is the largest product of the step
+        grad_x = full @ weight[lo:hi].T if ctx.needs_input_grad[0] else None
+        return grad_x, grad_weight, None
 
 
 class _AddBias(torch.autograd.Function):
