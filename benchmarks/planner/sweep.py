@@ -16,6 +16,7 @@ within 15% of the measured best.
 
     .venv/bin/python benchmarks/planner/sweep.py            # everything (about 30 minutes)
     .venv/bin/python benchmarks/planner/sweep.py --graphs sbm --ps 2 4
+    .venv/bin/python benchmarks/planner/sweep.py --reprice [--remeasure cora:2]
 """
 
 from __future__ import annotations
@@ -221,10 +222,16 @@ def main() -> None:
                         help="recompute the predictions of results/sweep.json with the "
                              "current model and profiles, keeping its measurements; a "
                              "choice not measured yet is trained")
+    parser.add_argument("--remeasure", nargs="+", default=[], metavar="GRAPH:P",
+                        help="with --reprice: train these cases of results/sweep.json "
+                             "again, whole (e.g. after another process disturbed them)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.reprice:
         payload = json.loads((RESULTS / "sweep.json").read_text())
+        again = {(name, int(p)) for name, p in (item.split(":") for item in args.remeasure)}
+        payload["cases"] = [sweep_case(c["graph"], c["p"], profile_for(c["p"], False))
+                            if (c["graph"], c["p"]) in again else c for c in payload["cases"]]
         payload["cases"] = reprice(payload["cases"], measure_choices=True)
         payload["repriced_with"] = code_version()
         write_results(payload)

@@ -37,6 +37,9 @@ will meet:
   line, a kernel keeps the median time of each size it was timed at: the planner
   interpolates between them, since a kernel's rate changes several times between a block
   that fits in cache and one that streams from memory.
+* **A reference training step** (:mod:`pargnn.cost.reference`): a fixed GCN on a fixed
+  synthetic graph is trained for a few steps with 1D on the ``P`` processes and predicted
+  from the fits above; the excess per collective call is the profile's ``sync_seconds``.
 
 Each line is fitted by :func:`fit_linear`: least squares weighted by ``1 / seconds^2``, i.e.
 on the relative error, so that the small messages determine ``alpha`` and the large ones
@@ -70,6 +73,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from pargnn.cost.profile import COLLECTIVES, KERNELS, LinearFit, Profile
+from pargnn.cost.reference import reference_step_seconds, sync_from_reference
 from pargnn.dist.launch import WorkerContext, launch
 from pargnn.errors import ConfigError
 from pargnn.nn.dropout import keyed_dropout
@@ -162,6 +166,7 @@ class _Plan:
     rounds: int  # ... spread over this many interleaved rounds
     kernel_min_calls: int
     progress_path: str | None
+    quick: bool = False  # the small reference step (pargnn.cost.reference)
     seed: int = 0
 
 
@@ -189,6 +194,7 @@ def _plan(nprocs: int, quick: bool, progress_path: str | None) -> _Plan:
             rounds=10,
             kernel_min_calls=10,
             progress_path=progress_path,
+            quick=True,
         )
     return _Plan(
         group_sizes=groups,
@@ -219,7 +225,7 @@ class _RankReport:
     threads: int
     collectives: dict[tuple[str, int], list[tuple[float, float]]]
     kernels: dict[str, list[tuple[float, float]]]
-    sync_seconds: float
+    reference_seconds: float  # median step of the reference training (pargnn.cost.reference)
 
 
 class _Clock:
@@ -454,41 +460,15 @@ def _dropout_step(h: Tensor, grad: Tensor, key: int, row_ids: Tensor, columns: T
     h.grad = None
 
 
-def _time_sync(ctx: WorkerContext, plan: _Plan, clock: _Clock) -> float:
-    """Seconds a collective costs beyond its own latency when the ranks compute between
-    collectives, as training does: a rank that arrives waits for the others to finish their
-    computation and, where processes outnumber cores, to be scheduled again. Measured as
-    the time of (a product, then an 8-byte all-reduce) less the product alone and the
-    all-reduce alone."""
-    _say(plan, ctx, f"collectives between computations on {ctx.world_size} process(es)")
-    generator = torch.Generator().manual_seed(plan.seed + ctx.rank)
-    a = torch.rand(SYNC_WORK[0], SYNC_WORK[1], generator=generator).to(ctx.device)
-    b = torch.rand(SYNC_WORK[1], SYNC_WORK[0], generator=generator).to(ctx.device)
-    flag = torch.zeros(1, device=ctx.device)
-
-    def compute() -> None:
-        torch.matmul(a, b)
-
-    def collective() -> None:
-        dist.all_reduce(flag)
-
-    def both() -> None:
-        compute()
-        clock.synchronize()
-        collective()
-
-    (alone,) = clock.medians([compute], kernels=True)
-    latency, together = clock.medians([collective, both])
-    return max(0.0, together - alone - latency)
-
-
 def _measure(ctx: WorkerContext, plan: _Plan) -> _RankReport:
     """The body of each calibration rank (module level: spawn pickles it by name)."""
     clock = _Clock(ctx, plan)
     collectives = _time_collectives(ctx, plan, clock)
     kernels = _time_kernels(ctx, plan, clock)
-    sync = _time_sync(ctx, plan, clock) if ctx.world_size > 1 else 0.0
-    return _RankReport(torch.get_num_threads(), collectives, kernels, sync)
+    _say(plan, ctx, f"a reference training step on {ctx.world_size} process(es)")
+    clock.barrier()
+    step = reference_step_seconds(ctx, plan.quick)
+    return _RankReport(torch.get_num_threads(), collectives, kernels, step)
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,9 +488,6 @@ def _slowest(reports: Sequence[dict[Any, list[tuple[float, float]]]]
             merged[key] = [(size, max(t0, t1))
                            for (size, t0), (_, t1) in zip(merged[key], points, strict=True)]
     return merged
-
-
-SYNC_WORK = (256, 512)  # a product of about a millisecond on one core, between collectives
 
 
 def _fit(points: list[tuple[float, float]], absolute_beta: bool = False) -> LinearFit:
@@ -629,7 +606,7 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
     fits: dict[str, dict[int, LinearFit]] = {}
     for (op, g), points in sorted(collectives.items()):
         fits.setdefault(op, {})[g] = _fit(points)
-    return Profile(
+    profile = Profile(
         name=f"calibrated-{hostname}-{backend}-P{nprocs}",
         origin="calibrated",
         backend=backend,
@@ -638,8 +615,11 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         nprocs=nprocs,
         kernels={name: _kernel_fit(kernels[name]) for name in KERNELS},
         collectives=fits,
-        sync_seconds=max(r.sync_seconds for r in reports),
         memory_bytes=_memory_bytes(resolved, nprocs),
         machine=_machine(resolved),
         sources=("pargnn calibrate",),
     )
+    if progress is not None:
+        progress("predicting the reference step")
+    step = max(r.reference_seconds for r in reports)  # a step ends with its slowest rank
+    return dataclasses.replace(profile, sync_seconds=sync_from_reference(step, profile, quick))

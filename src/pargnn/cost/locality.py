@@ -10,10 +10,11 @@ says.
 
 The planner therefore measures it, on the machine it plans for (a calibrated CPU profile):
 the rows of the graph in a candidate's order (the input order for 1D-3D, the partition's
-order for the sparsity-aware algorithms), up to :data:`SAMPLE_NNZ` non-zeros of them, are
-multiplied by a dense block, and so is a matrix with the same rows and non-zeros per row at
-uniform random columns. The ratio of the two times scales the profile's SpMM and SDDMM
-rates for that candidate. Both products run now, one after the other, so the load of the
+order for the sparsity-aware algorithms, each part on its own: :func:`part_factors`), up
+to :data:`SAMPLE_NNZ` non-zeros of them, are multiplied by a dense block, and so is a
+matrix with the same rows and non-zeros per row at uniform random columns. The ratio of
+the two times scales the profile's SpMM and SDDMM rates for that candidate (for each
+rank, its part's). Both products run now, one after the other, so the load of the
 machine cancels out of the ratio.
 """
 
@@ -28,8 +29,10 @@ import scipy.sparse as sp
 import torch
 
 SAMPLE_NNZ = 400_000  # non-zeros timed per order: tens of milliseconds a product
+MIN_PART_NNZ = 25_000  # per part of a partition, however many parts
 WIDTH = 64
-REPEATS = 5
+MIN_REPEATS, MAX_REPEATS = 5, 200
+TARGET_S = 0.05  # per probe: both products, all repeats
 
 
 def _torch_csr(matrix: sp.csr_array) -> torch.Tensor:
@@ -41,31 +44,35 @@ def _torch_csr(matrix: sp.csr_array) -> torch.Tensor:
             torch.ones(matrix.nnz, dtype=torch.float32), matrix.shape, check_invariants=False)
 
 
-def _median_seconds(matrix: torch.Tensor, x: torch.Tensor) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        torch.sparse.mm(matrix, x)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _time_ratio(first: torch.Tensor, second: torch.Tensor, x: torch.Tensor) -> float:
+    """Median time of ``first @ x`` over that of ``second @ x``, the two alternating (so that
+    a spell of load elsewhere falls on both), :data:`MIN_REPEATS` pairs at least and more
+    until they have taken :data:`TARGET_S`: a product of a part can take well under a
+    millisecond, where a single timer tick or preemption would decide a short series."""
+    times: tuple[list[float], list[float]] = ([], [])
+    spent = 0.0
+    while len(times[0]) < MIN_REPEATS or (spent < TARGET_S and len(times[0]) < MAX_REPEATS):
+        for matrix, out in zip((first, second), times, strict=True):
+            start = time.perf_counter()
+            torch.sparse.mm(matrix, x)
+            out.append(time.perf_counter() - start)
+            spent += out[-1]
+    return statistics.median(times[0]) / statistics.median(times[1])
 
 
-def sample_rows(matrix: sp.csr_array, order: np.ndarray | None) -> sp.csr_array:
-    """The first rows of ``matrix`` in ``order`` (rows and columns renumbered by it), up to
-    :data:`SAMPLE_NNZ` non-zeros, with sorted column indices."""
+def sample_rows(matrix: sp.csr_array, order: np.ndarray | None, start: int = 0,
+                nnz: int = SAMPLE_NNZ) -> sp.csr_array:
+    """The rows of ``matrix`` in ``order`` from position ``start`` on, up to ``nnz``
+    non-zeros (rows and columns renumbered by ``order``), with sorted column indices."""
     n = matrix.shape[0]
-    if order is None:
-        rows = int(np.searchsorted(matrix.indptr, SAMPLE_NNZ, side="right")) - 1
-        sample = matrix[: max(rows, 1)]
-    else:
-        degrees = np.diff(matrix.indptr)[order]
-        rows = int(np.searchsorted(np.cumsum(degrees), SAMPLE_NNZ, side="right"))
-        sample = matrix[order[: max(rows, 1)]]
-        position = np.empty(n, dtype=np.int64)
-        position[order] = np.arange(n)
-        sample = sp.csr_array((sample.data, position[sample.indices], sample.indptr),
-                              shape=sample.shape)
-    sample = sp.csr_array(sample)
+    order = np.arange(n) if order is None else order
+    degrees = np.diff(matrix.indptr)[order[start:]]
+    rows = int(np.searchsorted(np.cumsum(degrees), nnz, side="right"))
+    sample = matrix[order[start: start + max(rows, 1)]]
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    sample = sp.csr_array((sample.data, position[sample.indices], sample.indptr),
+                          shape=sample.shape)
     sample.sort_indices()
     return sample
 
@@ -79,14 +86,42 @@ def scattered_like(sample: sp.csr_array, seed: int = 0) -> sp.csr_array:
     return out
 
 
-def locality_factor(matrix: sp.csr_array, order: np.ndarray | None = None) -> float:
-    """Seconds per unit of SpMM on ``matrix``'s rows in ``order`` over the same on uniform
-    random columns (below 1: the graph is faster than calibration's matrices)."""
-    sample = sample_rows(matrix, order)
+def locality_factor(matrix: sp.csr_array, order: np.ndarray | None = None, start: int = 0,
+                    nnz: int = SAMPLE_NNZ) -> float:
+    """Seconds per unit of SpMM on ``matrix``'s rows in ``order`` (from position ``start``,
+    up to ``nnz`` non-zeros) over the same on uniform random columns (below 1: the graph is
+    faster than calibration's matrices)."""
+    sample = sample_rows(matrix, order, start, nnz)
     if sample.nnz == 0:
         return 1.0
     x = torch.rand(matrix.shape[1], WIDTH, generator=torch.Generator().manual_seed(0))
     graph, scattered = _torch_csr(sample), _torch_csr(scattered_like(sample))
     torch.sparse.mm(graph, x)  # warm both up
     torch.sparse.mm(scattered, x)
-    return _median_seconds(graph, x) / _median_seconds(scattered, x)
+    return _time_ratio(graph, scattered, x)
+
+
+def part_factors(matrix: sp.csr_array, order: np.ndarray, offsets: np.ndarray
+                 ) -> tuple[float, ...]:
+    """:func:`locality_factor` of each part's own rows (part ``k``: positions ``offsets[k]``
+    to ``offsets[k + 1]`` of ``order``), :data:`SAMPLE_NNZ` non-zeros shared among the parts.
+
+    Per part, because a partition of a power-law graph is uneven in kind as well as in size:
+    the part that holds the hubs has the most non-zeros, so it decides the step, and its
+    rows gather the same few feature rows over and over, from cache.
+    """
+    parts = len(offsets) - 1
+    budget = max(SAMPLE_NNZ // max(parts, 1), MIN_PART_NNZ)
+    out = []
+    for k in range(parts):
+        if offsets[k + 1] == offsets[k]:
+            out.append(1.0)
+            continue
+        nnz = min(budget, _part_nnz(matrix, order, offsets, k))  # within the part
+        out.append(locality_factor(matrix, order, int(offsets[k]), nnz))
+    return tuple(out)
+
+
+def _part_nnz(matrix: sp.csr_array, order: np.ndarray, offsets: np.ndarray, k: int) -> int:
+    degrees = np.diff(matrix.indptr)[order[int(offsets[k]): int(offsets[k + 1])]]
+    return int(degrees.sum())

@@ -45,7 +45,7 @@ from pargnn.cost.exact import (
     replicated_rank,
     selected_ranks,
 )
-from pargnn.cost.locality import locality_factor
+from pargnn.cost.locality import locality_factor, part_factors
 from pargnn.cost.memory import Buffers, Memory, csr_bytes, rank_memory
 from pargnn.cost.profile import Profile
 from pargnn.dist.grid import (
@@ -277,29 +277,31 @@ def compute_seconds(work: Work, profile: Profile, contention: float,
     return contention * total
 
 
-Locality = Callable[["Candidate"], float]
+Locality = Callable[["Candidate"], "float | tuple[float, ...]"]
 
 
 def measured_locality(problem: Problem, partitions: PartitionSource) -> Locality:
     """The graph's SpMM speed against calibration's random matrices, measured here per
-    vertex order: the input order for 1D-3D and the block partition, the partition's order
-    for the others (:func:`~pargnn.cost.locality.locality_factor`). For calibrated CPU
-    profiles, on the machine they describe."""
-    factors: dict[tuple[int, str] | None, float] = {}
+    vertex order: the input order for 1D-3D and the block partition (one factor), each
+    part of the partition in its order for the others (one factor per part; see
+    :mod:`pargnn.cost.locality`). For calibrated CPU profiles, on the machine they
+    describe."""
+    factors: dict[tuple[int, str] | None, float | tuple[float, ...]] = {}
 
-    def factor(candidate: Candidate) -> float:
-        key, order = None, None
-        if candidate.partition not in (None, "block"):
-            spec = candidate.spec
-            parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
-            key = (parts, str(candidate.partition))
-            if key not in factors:
-                partition = partitions(parts, str(candidate.partition))
-                if partition is None:
-                    return 1.0
-                order = partition.order
+    def factor(candidate: Candidate) -> float | tuple[float, ...]:
+        if candidate.partition in (None, "block"):
+            if None not in factors:
+                factors[None] = locality_factor(matrix_of(problem.at))
+            return factors[None]
+        spec = candidate.spec
+        parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
+        key = (parts, str(candidate.partition))
         if key not in factors:
-            factors[key] = locality_factor(matrix_of(problem.at), order)
+            partition = partitions(parts, str(candidate.partition))
+            if partition is None:
+                return 1.0
+            factors[key] = part_factors(matrix_of(problem.at), partition.order,
+                                        partition.offsets)
         return factors[key]
 
     return factor
@@ -394,12 +396,13 @@ def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, halos: PartHalos,
 
 def predict(problem: Problem, candidate: Candidate, profile: Profile,
             partitions: PartitionSource, ranks: Sequence[int] | None = None,
-            locality: float = 1.0) -> Prediction | None:
+            locality: float | Sequence[float] = 1.0) -> Prediction | None:
     """The candidate's prediction, or ``None`` when its partition is not available.
 
     ``ranks`` limits the prediction to those ranks (default: all); the run's epoch is then the
     slowest of them, which is the run's when they include its busiest rank. ``locality``
-    scales the sparse kernels' rates (:func:`measured_locality`).
+    scales the sparse kernels' rates (:func:`measured_locality`): one factor, or one per
+    part of the candidate's partition.
     """
     spec = candidate.spec
     chosen = selected_ranks(spec, ranks)
@@ -420,15 +423,20 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
     else:
         shapes = _grid_shapes(problem, spec, chosen)
     slow = contention(profile, spec.size)
-    costs = []
-    for t, (shape, stored, buffers) in zip(traffic, shapes, strict=True):
+    replicas = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
+    costs, factors = [], []
+    for rank, t, (shape, stored, buffers) in zip(chosen, traffic, shapes, strict=True):
         work = epoch_work(shape, problem.layers, problem.classes, problem.dropout,
                           problem.parameters)
         memory = rank_memory(shape, stored, problem.features, problem.layers,
                              problem.parameters, problem.value_bytes, problem.dropout, buffers)
+        factor = (locality if isinstance(locality, (int, float))
+                  else locality[rank // replicas])  # the rank's part
         costs.append(RankCost(t, work, memory, comm_seconds(t, profile),
-                              compute_seconds(work, profile, slow, locality)))
-    return Prediction(candidate, costs, profile.memory_bytes, locality)
+                              compute_seconds(work, profile, slow, factor)))
+        factors.append(factor)
+    busiest = max(range(len(costs)), key=lambda k: costs[k].seconds)
+    return Prediction(candidate, costs, profile.memory_bytes, float(factors[busiest]))
 
 
 @dataclass

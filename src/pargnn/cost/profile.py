@@ -121,9 +121,10 @@ class Profile:
     ``collectives[op][g]`` is a measured fit for a group of ``g`` processes; a profile with
     ``links`` (hand-written) derives every ``(op, g)`` from them instead. ``memory_bytes`` is
     what one process may use (device memory on GPUs, RAM / processes on CPUs).
-    ``sync_seconds`` is what a collective costs beyond its latency when the processes
-    compute between collectives (waiting for the last one to arrive, and to be scheduled
-    where processes outnumber cores); ``pargnn calibrate`` measures it.
+    ``sync_seconds`` is what a collective call costs inside a training step beyond its fit
+    (waiting for the last rank to arrive, being woken and scheduled again, imbalance that
+    adds up phase by phase); ``pargnn calibrate`` measures it on a reference training step
+    (:mod:`pargnn.cost.reference`).
     """
 
     name: str
