@@ -87,14 +87,15 @@ def scattered_like(sample: sp.csr_array, seed: int = 0) -> sp.csr_array:
 
 
 def locality_factor(matrix: sp.csr_array, order: np.ndarray | None = None, start: int = 0,
-                    nnz: int = SAMPLE_NNZ) -> float:
+                    nnz: int = SAMPLE_NNZ, x: torch.Tensor | None = None) -> float:
     """Seconds per unit of SpMM on ``matrix``'s rows in ``order`` (from position ``start``,
     up to ``nnz`` non-zeros) over the same on uniform random columns (below 1: the graph is
-    faster than calibration's matrices)."""
+    faster than calibration's matrices). ``x``: the dense operand, ``n x`` :data:`WIDTH`
+    (made here when not given; its values do not matter)."""
     sample = sample_rows(matrix, order, start, nnz)
     if sample.nnz == 0:
         return 1.0
-    x = torch.rand(matrix.shape[1], WIDTH, generator=torch.Generator().manual_seed(0))
+    x = torch.ones(matrix.shape[1], WIDTH) if x is None else x
     graph, scattered = _torch_csr(sample), _torch_csr(scattered_like(sample))
     torch.sparse.mm(graph, x)  # warm both up
     torch.sparse.mm(scattered, x)
@@ -112,13 +113,14 @@ def part_factors(matrix: sp.csr_array, order: np.ndarray, offsets: np.ndarray
     """
     parts = len(offsets) - 1
     budget = max(SAMPLE_NNZ // max(parts, 1), MIN_PART_NNZ)
+    x = torch.ones(matrix.shape[1], WIDTH)  # once: at a million vertices it is 256 MB
     out = []
     for k in range(parts):
         if offsets[k + 1] == offsets[k]:
             out.append(1.0)
             continue
         nnz = min(budget, _part_nnz(matrix, order, offsets, k))  # within the part
-        out.append(locality_factor(matrix, order, int(offsets[k]), nnz))
+        out.append(locality_factor(matrix, order, int(offsets[k]), nnz, x))
     return tuple(out)
 
 
