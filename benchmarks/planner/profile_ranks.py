@@ -8,6 +8,7 @@ collectives (``c10d::...``) and in the autograd Functions that call them.
 
     .venv/bin/python benchmarks/planner/profile_ranks.py cora 1d 2
     .venv/bin/python benchmarks/planner/profile_ranks.py cora 2d 4 --grid 2x2 --rows 20
+    .venv/bin/python benchmarks/planner/profile_ranks.py cora sa1d 4 --partition random
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def main() -> None:
     parser.add_argument("nprocs", type=int)
     parser.add_argument("--grid", default=None)
     parser.add_argument("--replication", type=int, default=None)
+    parser.add_argument("--partition", default=None, help="for sa1d and sa1.5d")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--rows", type=int, default=14, help="operators shown per rank")
     args = parser.parse_args()
     config = TrainConfig(dataset=args.dataset, data_root=str(DATA), hidden=args.hidden,
                          algo=args.algo, grid=args.grid, replication=args.replication,
+                         partition=args.partition,
                          nprocs=args.nprocs, threads=1)
     config.validate()
     reports = launch(rank_profile, (config, args.rows), args.nprocs, threads_per_process=1)

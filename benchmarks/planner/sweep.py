@@ -4,8 +4,8 @@ For each graph and each P in {2, 4, 8}: the machine is calibrated at P (``pargnn
 calibrate``, one thread per process, kept in ``results/profile-P{P}.json``), the planner
 predicts every candidate, and every algorithm valid for P is trained for real (its default
 grid; METIS for the sparsity-aware ones; plus the planner's choice when that is another
-layout), one thread per process. The planner measures the graph's SpMM locality here
-(:func:`pargnn.cost.planner.measured_locality`), as ``--algo auto`` does with a calibrated
+layout), one thread per process. The planner times every rank's sparse products here
+(:func:`pargnn.cost.planner.measured_sparse`), as ``--algo auto`` does with a calibrated
 profile. Each run's epoch is the median of its training steps from the third on: the first
 warms up, the second measures the training state under the profiler (``--trace-memory``).
 
@@ -43,7 +43,7 @@ from pargnn.cost.planner import (  # noqa: E402
     Plan,
     Problem,
     make_plan,
-    measured_locality,
+    measured_sparse,
 )
 from pargnn.cost.profile import Profile, load_profile, save_profile  # noqa: E402
 from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
@@ -103,7 +103,7 @@ def run(dataset: str, p: int, candidate: Candidate, config: TrainConfig) -> dict
 
 def plan_case(name: str, p: int, profile: Profile) -> Plan:
     """The planner's predictions for graph ``name`` on ``p`` processes, as ``--algo auto``
-    makes them with a calibrated profile (measured locality included)."""
+    makes them with a calibrated profile (sparse products timed here)."""
     graph = load_dataset(GRAPHS[name], str(DATA))
     problem = Problem.from_graph(graph, config_for(name))
     adjacency = graph.adjacency()
@@ -113,7 +113,7 @@ def plan_case(name: str, p: int, profile: Profile) -> Plan:
         return partition_graph(adjacency, parts, method)
 
     return make_plan(problem, p, profile, partitions,
-                     locality=measured_locality(problem, partitions))
+                     sparse=measured_sparse(problem, partitions, profile))
 
 
 def config_for(name: str) -> TrainConfig:

@@ -50,10 +50,11 @@ def test_quick_calibration_at_two_processes(tmp_path: Path) -> None:
     assert lines[0].startswith("starting 2 processes (gloo")
     stages = [next(i for i, line in enumerate(lines) if line.startswith(op))
               for op in (*COLLECTIVES, "spmm", "gemm", "elementwise", "dropout",
-                         "a reference training step", "predicting the reference step")]
+                         "a reference training step", "predicting the reference steps")]
     assert stages == sorted(stages)
-    # the reference step's excess per collective call (pargnn.cost.reference)
+    # the reference steps' excess per collective call (pargnn.cost.reference)
     assert 0.0 <= profile.sync_seconds < 1.0
+    assert 0.0 <= profile.all_to_all_sync_seconds < 1.0
 
     profile.validate()
     path = tmp_path / "here.json"

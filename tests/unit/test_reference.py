@@ -1,43 +1,80 @@
-"""The reference step: the sync term is the measured step's excess over its prediction,
-per collective call (the measurement itself is a calibration, in tests/dist)."""
+"""The reference steps: each sync term is a measured step's excess over its prediction,
+per call it is spread over (the measurement itself is a calibration, in tests/dist)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pytest
 
 from pargnn.cost import reference
-from pargnn.cost.planner import Candidate, Problem, predict
+from pargnn.cost.planner import Candidate, Prediction, Problem, predict
 from pargnn.cost.profile import Profile, load_profile
 from pargnn.dist.grid import plan_grid
 from pargnn.graph.datasets import load_dataset
+from pargnn.graph.partition import Partition, partition_graph
 
 
 @pytest.fixture
 def calibrated(monkeypatch: pytest.MonkeyPatch) -> Profile:
-    """A stand-in for a calibrated CPU profile at P = 2, with the locality probe (a timing)
-    pinned to 1 so that the prediction is repeatable."""
-    monkeypatch.setattr(reference, "measured_locality", lambda problem, parts: lambda c: 1.0)
+    """A stand-in for a calibrated CPU profile at P = 2, its sparse products priced by the
+    fit instead of timed (a timing would make the prediction unrepeatable)."""
+    monkeypatch.setattr(reference, "measured_sparse",
+                        lambda problem, partitions, profile: lambda candidate: None)
     return dataclasses.replace(load_profile("local-default"), origin="calibrated",
-                               device="cpu", nprocs=2, sync_seconds=0.25)
+                               device="cpu", nprocs=2, sync_seconds=0.25,
+                               all_to_all_sync_seconds=0.5)
 
 
-def test_reference_run_is_a_valid_1d_configuration() -> None:
+def test_reference_runs_are_valid_configurations() -> None:
     for quick in (True, False):
-        config = reference.reference_config(4, quick)
-        config.validate()
-        assert (config.algo, config.nprocs, config.hidden) == ("1d", 4, reference.HIDDEN)
+        for algo, partition in reference.LAYOUTS:
+            config = reference.reference_config(4, quick, algo, partition)
+            config.validate()
+            assert (config.algo, config.nprocs, config.hidden) == (algo, 4, reference.HIDDEN)
+    assert [algo for algo, _ in reference.LAYOUTS] == ["1d", "sa1d"]
 
 
-def test_sync_is_the_excess_per_call(calibrated: Profile) -> None:
+def _predicted(profile: Profile, algo: str, partition: str | None) -> Prediction:
     config = reference.reference_config(2, True)
-    problem = Problem.from_graph(load_dataset(config.dataset), config)
-    # the profile's own sync term must not enter the prediction it is measured against
-    unsynced = dataclasses.replace(calibrated, sync_seconds=0.0)
-    prediction = predict(problem, Candidate(plan_grid("1d", 2)), unsynced,
-                         lambda parts, method: None)
+    graph = load_dataset(config.dataset)
+
+    @functools.cache
+    def partitions(parts: int, method: str) -> Partition:
+        return partition_graph(graph.adjacency(), parts, method)
+
+    prediction = predict(Problem.from_graph(graph, config),
+                         Candidate(plan_grid(algo, 2), partition), profile, partitions)
     assert prediction is not None and prediction.messages > 0
-    measured = prediction.epoch_seconds + 0.003 * prediction.messages
-    assert reference.sync_from_reference(measured, calibrated, True) == pytest.approx(0.003)
-    assert reference.sync_from_reference(prediction.epoch_seconds / 2, calibrated, True) == 0
+    return prediction
+
+
+def test_sync_terms_are_the_excess_per_call(calibrated: Profile) -> None:
+    # the profile's own sync terms must not enter the predictions they are measured against
+    unsynced = dataclasses.replace(calibrated, sync_seconds=0.0, all_to_all_sync_seconds=0.0)
+    one_d = _predicted(unsynced, "1d", None)
+    step_1d = one_d.epoch_seconds + 0.003 * one_d.messages
+    # the sparsity-aware step is predicted with the 1D term, then its all-to-alls carry more
+    sparse = _predicted(dataclasses.replace(unsynced, sync_seconds=0.003), "sa1d", "block")
+    busiest = max(sparse.ranks, key=lambda r: r.seconds)
+    exchanges = sum(n for (_, op, _), n in busiest.traffic.call_counts.items()
+                    if op == "all_to_all")
+    assert exchanges > 0
+    step_sparse = sparse.epoch_seconds + 0.002 * exchanges
+    sync, all_to_all = reference.sync_from_reference((step_1d, step_sparse), calibrated, True)
+    assert sync == pytest.approx(0.003)
+    assert all_to_all == pytest.approx(0.002)
+    # a step measured faster than predicted gives no negative term
+    assert reference.sync_from_reference((1e-6, 1e-6), calibrated, True) == (0.0, 0.0)
+
+
+def test_all_to_all_term_prices_only_all_to_alls(calibrated: Profile) -> None:
+    base = dataclasses.replace(calibrated, all_to_all_sync_seconds=0.0)
+    for algo, partition in reference.LAYOUTS:
+        without, with_term = _predicted(base, algo, partition), _predicted(calibrated, algo,
+                                                                          partition)
+        for a, b in zip(without.ranks, with_term.ranks, strict=True):
+            exchanges = sum(n for (_, op, _), n in a.traffic.call_counts.items()
+                            if op == "all_to_all")
+            assert b.comm_seconds - a.comm_seconds == pytest.approx(0.5 * exchanges)

@@ -23,7 +23,7 @@ from pargnn.cost.planner import (
     Plan,
     Problem,
     make_plan,
-    measured_locality,
+    measured_sparse,
 )
 from pargnn.cost.profile import Profile, load_profile
 from pargnn.errors import ConfigError
@@ -78,7 +78,7 @@ def plan_training(graph: Graph, config: TrainConfig, nprocs: int, profile: Profi
     partitions = partition_source(graph, config, quick)
     here = profile.origin == "calibrated" and profile.device == "cpu"
     return make_plan(problem, nprocs, profile, partitions, _allowed(config),
-                     locality=measured_locality(problem, partitions) if here else None)
+                     sparse=measured_sparse(problem, partitions, profile) if here else None)
 
 
 def resolve_auto(config: TrainConfig, graph: Graph, nprocs: int) -> PlannedRun:

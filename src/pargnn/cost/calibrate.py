@@ -37,9 +37,11 @@ will meet:
   line, a kernel keeps the median time of each size it was timed at: the planner
   interpolates between them, since a kernel's rate changes several times between a block
   that fits in cache and one that streams from memory.
-* **A reference training step** (:mod:`pargnn.cost.reference`): a fixed GCN on a fixed
-  synthetic graph is trained for a few steps with 1D on the ``P`` processes and predicted
-  from the fits above; the excess per collective call is the profile's ``sync_seconds``.
+* **Reference training steps** (:mod:`pargnn.cost.reference`): a fixed GCN on a fixed
+  synthetic graph is trained for a few steps on the ``P`` processes, with 1D and with
+  sparsity-aware 1D, and predicted from the fits above; the excess of the first per
+  collective call is the profile's ``sync_seconds``, that of the second per all-to-all
+  call its ``all_to_all_sync_seconds``.
 
 Each line is fitted by :func:`fit_linear`: least squares weighted by ``1 / seconds^2``, i.e.
 on the relative error, so that the small messages determine ``alpha`` and the large ones
@@ -73,7 +75,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from pargnn.cost.profile import COLLECTIVES, KERNELS, LinearFit, Profile
-from pargnn.cost.reference import reference_step_seconds, sync_from_reference
+from pargnn.cost.reference import LAYOUTS, reference_steps, sync_from_reference
 from pargnn.dist.launch import WorkerContext, launch
 from pargnn.errors import ConfigError
 from pargnn.nn.dropout import keyed_dropout
@@ -225,7 +227,7 @@ class _RankReport:
     threads: int
     collectives: dict[tuple[str, int], list[tuple[float, float]]]
     kernels: dict[str, list[tuple[float, float]]]
-    reference_seconds: float  # median step of the reference training (pargnn.cost.reference)
+    reference_seconds: tuple[float, ...]  # median reference steps (pargnn.cost.reference)
 
 
 class _Clock:
@@ -465,10 +467,11 @@ def _measure(ctx: WorkerContext, plan: _Plan) -> _RankReport:
     clock = _Clock(ctx, plan)
     collectives = _time_collectives(ctx, plan, clock)
     kernels = _time_kernels(ctx, plan, clock)
-    _say(plan, ctx, f"a reference training step on {ctx.world_size} process(es)")
+    _say(plan, ctx, f"a reference training step on {ctx.world_size} process(es), 1D and "
+         "sparsity-aware")
     clock.barrier()
-    step = reference_step_seconds(ctx, plan.quick)
-    return _RankReport(torch.get_num_threads(), collectives, kernels, step)
+    steps = reference_steps(ctx, plan.quick)
+    return _RankReport(torch.get_num_threads(), collectives, kernels, steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -620,6 +623,8 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         sources=("pargnn calibrate",),
     )
     if progress is not None:
-        progress("predicting the reference step")
-    step = max(r.reference_seconds for r in reports)  # a step ends with its slowest rank
-    return dataclasses.replace(profile, sync_seconds=sync_from_reference(step, profile, quick))
+        progress("predicting the reference steps")
+    steps = tuple(max(r.reference_seconds[k] for r in reports)  # a step ends with its
+                  for k in range(len(LAYOUTS)))                # slowest rank
+    sync, all_to_all = sync_from_reference(steps, profile, quick)
+    return dataclasses.replace(profile, sync_seconds=sync, all_to_all_sync_seconds=all_to_all)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pargnn.cost.exact import Op
 
@@ -128,6 +129,28 @@ def op_work(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
 def _passes(w: Work, passes: int, elements: int) -> None:
     """``passes`` elementwise kernels over ``elements`` each."""
     w.add("elementwise", passes * elements, calls=passes)
+
+
+Block = TypeVar("Block")
+
+
+def sparse_products(layers: list[list[Op]], forward: Sequence[Block],
+                    backward: Sequence[Block], columns: Callable[[int], int]
+                    ) -> list[tuple[Block, int]]:
+    """The sparse products of one training step, as (block, dense width) pairs: each
+    aggregation's forward blocks, and its backward blocks where autograd needs ``dH``;
+    each attention's forward blocks (its weighted product: for GAT the timed products
+    stand for the attention's sparse kernels). ``Block``: a count of non-zeros, or the
+    block itself (:mod:`pargnn.cost.sparse_timing`)."""
+    out: list[tuple[Block, int]] = []
+    for op in (op for layer in layers for op in layer):
+        if op.kind not in ("aggregate", "attend"):
+            continue
+        width = columns(op.width)
+        out += [(block, width) for block in forward]
+        if op.kind == "aggregate" and op.input_needs_grad:
+            out += [(block, width) for block in backward]
+    return out
 
 
 def epoch_work(shape: LocalShape, layers: list[list[Op]], classes: int, dropout: bool,

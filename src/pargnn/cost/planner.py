@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from pargnn.cost.compute import LocalShape, Work, epoch_work, full_width
+from pargnn.cost.compute import LocalShape, Work, epoch_work, full_width, sparse_products
 from pargnn.cost.exact import (
     INDEX_BYTES,
     BlockCounter,
@@ -45,9 +45,15 @@ from pargnn.cost.exact import (
     replicated_rank,
     selected_ranks,
 )
-from pargnn.cost.locality import locality_factor, part_factors
 from pargnn.cost.memory import Buffers, Memory, csr_bytes, rank_memory
 from pargnn.cost.profile import Profile
+from pargnn.cost.sparse_timing import (
+    RankBlocks,
+    compact_blocks,
+    grid_blocks,
+    stride_for,
+    time_ranks,
+)
 from pargnn.dist.grid import (
     GridSpec,
     plan_grid,
@@ -213,7 +219,7 @@ class Prediction:
     candidate: Candidate
     ranks: list[RankCost]
     memory_limit: int | None
-    locality: float = 1.0
+    sparse_factor: float = 1.0
 
     @property
     def epoch_seconds(self) -> float:
@@ -248,16 +254,17 @@ class Prediction:
                 "epoch_seconds": self.epoch_seconds, "comm_seconds": self.comm_seconds,
                 "compute_seconds": self.compute_seconds, "messages": self.messages,
                 "bytes": self.bytes, "memory_bytes": self.memory_bytes, "fits": self.fits,
-                "spmm_locality": self.locality,
+                "sparse_factor": self.sparse_factor,
                 "bytes_per_rank": [r.traffic.total_bytes for r in self.ranks],
                 "memory_per_rank": [r.memory.total for r in self.ranks]}
 
 
 def comm_seconds(traffic: Traffic, profile: Profile) -> float:
     """Every call priced by its collective's fit, plus the profile's synchronisation cost
-    per call."""
+    per call (and per all-to-all call)."""
     return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
-               + profile.sync_seconds * calls
+               + (profile.sync_seconds
+                  + (profile.all_to_all_sync_seconds if op == "all_to_all" else 0.0)) * calls
                for key, calls in traffic.call_counts.items()
                for _, op, group in [key])
 
@@ -266,58 +273,128 @@ SPARSE_KERNELS = ("spmm", "sddmm")
 
 
 def compute_seconds(work: Work, profile: Profile, contention: float,
-                    locality: float = 1.0) -> float:
-    """Kernel seconds; ``locality`` scales the sparse kernels' per-unit cost (see
-    :mod:`pargnn.cost.locality`)."""
+                    sparse_factor: float = 1.0) -> float:
+    """Kernel seconds; ``sparse_factor`` scales the sparse kernels' fitted seconds to what
+    the rank's own blocks take (:func:`sparse_factor`)."""
     total = 0.0
     for k, sizes in work.sizes.items():
         fit = profile.kernel(k)
-        scale = locality if k in SPARSE_KERNELS else 1.0
+        scale = sparse_factor if k in SPARSE_KERNELS else 1.0
         total += scale * sum(fit.call_seconds(size, calls) for size, calls in sizes.items())
     return contention * total
 
 
-Locality = Callable[["Candidate"], "float | tuple[float, ...]"]
+SparseTimes = Callable[["Candidate"], "Sequence[float] | None"]
 
 
-def measured_locality(problem: Problem, partitions: PartitionSource) -> Locality:
-    """The graph's SpMM speed against calibration's random matrices, measured here per
-    vertex order: the input order for 1D-3D and the block partition (one factor), each
-    part of the partition in its order for the others (one factor per part; see
-    :mod:`pargnn.cost.locality`). For calibrated CPU profiles, on the machine they
-    describe."""
-    factors: dict[tuple[int, str] | None, float | tuple[float, ...]] = {}
+def measured_sparse(problem: Problem, partitions: PartitionSource, profile: Profile
+                    ) -> SparseTimes:
+    """Per candidate, the seconds of each rank's sparse products of one step, timed here on
+    one process with the profile's threads (see :mod:`pargnn.cost.sparse_timing`); ``None``
+    for a candidate whose partition is not available. For calibrated CPU profiles, on the
+    machine they describe."""
 
-    def factor(candidate: Candidate) -> float | tuple[float, ...]:
-        if candidate.partition in (None, "block"):
-            if None not in factors:
-                factors[None] = locality_factor(matrix_of(problem.at))
-            return factors[None]
-        spec = candidate.spec
-        parts = spec.size // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
-        key = (parts, str(candidate.partition))
-        if key not in factors:
-            partition = partitions(parts, str(candidate.partition))
-            if partition is None:
-                return 1.0
-            factors[key] = part_factors(matrix_of(problem.at), partition.order,
-                                        partition.offsets)
-        return factors[key]
+    def times(candidate: Candidate) -> Sequence[float] | None:
+        blocks = rank_blocks(problem, candidate, partitions)
+        if blocks is None:
+            return None
+        products = [sparse_products(problem.layers, b.forward, b.backward, b.columns)
+                    for b in blocks]
+        return time_ranks(products, [b.scale for b in blocks], profile.threads_per_process)
 
-    return factor
+    return times
 
 
-def contention(profile: Profile, nprocs: int) -> float:
-    """Kernel slow-down of ``nprocs`` processes against the calibration's, on one machine."""
+def rank_blocks(problem: Problem, candidate: Candidate, partitions: PartitionSource
+                ) -> list[RankBlocks] | None:
+    """Every rank's sparse blocks as training builds them for ``candidate`` (rows sampled
+    to :data:`~pargnn.cost.sparse_timing.SAMPLE_NNZ` non-zeros in all), or ``None`` when
+    its partition is not available."""
+    spec = candidate.spec
+    at, a = matrix_of(problem.at), matrix_of(problem.a)
+    if candidate.partition is not None:
+        c = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
+        partition = partitions(spec.size // c, candidate.partition)
+        if partition is None:
+            return None
+        order, offsets = partition.order, partition.offsets
+        position = np.empty(problem.n, dtype=np.int64)
+        position[order] = np.arange(problem.n)
+        stage_offsets = balanced_offsets(spec.size // c, c)
+        stride = stride_for(problem.nnz)  # every non-zero is one rank's
+        out = []
+        for rank in range(spec.size):
+            i, r = divmod(rank, c)
+            stages = (int(offsets[stage_offsets[r]]), int(offsets[stage_offsets[r + 1]]))
+            out.append(compact_blocks(at, order, position,
+                                      (int(offsets[i]), int(offsets[i + 1])), stages, stride,
+                                      full_width))
+        return out
+    if spec.algorithm == "1.5d":
+        teams, c = spec.shape
+        bounds = balanced_offsets(problem.n, teams)
+        stride = stride_for(problem.nnz)  # each team member: its stages' columns
+        out = []
+        for rank in range(spec.size):
+            team = replicated_rank(spec, problem.n, problem.at, problem.a, rank,
+                                   problem.value_bytes)
+            ranges = [(int(bounds[s]), int(bounds[s + 1])) for s in team.stages()]
+            rows = (int(bounds[team.i]), int(bounds[team.i + 1]))
+            out.append(grid_blocks(at, a, rows, ranges, stride, full_width))
+        return out
+    stride = stride_for(spec.shape[1] * problem.nnz)  # a grid row's, on each grid column
+    out = []
+    for rank in range(spec.size):
+        g = grid_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
+        lay = g.layout
+        ranges = [lay.block(s, g.layer) for s in range(lay.rows)]
+
+        def columns(width: int, j: int = g.j, layout: GridLayout = lay) -> int:
+            lo, hi = layout.features(width, j)
+            return hi - lo
+
+        out.append(grid_blocks(at, a, lay.grid_row(g.i), ranges, stride, columns))
+    return out
+
+
+def oversubscription(profile: Profile, nprocs: int) -> float:
+    """How many times over ``nprocs`` processes load the cores of a calibrated CPU
+    profile's machine (``max(1, P t / cores)``); 1 for other profiles."""
     cores = int(profile.machine.get("cpu_count", 0) or 0)
     if profile.origin != "calibrated" or profile.device != "cpu" or cores < 1:
         return 1.0
-    threads = profile.threads_per_process
+    return max(1.0, nprocs * profile.threads_per_process / cores)
 
-    def load(p: int) -> float:
-        return max(1.0, p * threads / cores)
 
-    return load(nprocs) / load(profile.nprocs)
+def shared_pace(profile: Profile, nprocs: int, alone: Sequence[float] | None) -> float:
+    """How many times slower than alone the ranks compute when ``nprocs`` of them share
+    the machine's cores, given each rank's compute seconds ``alone`` (``None``: not
+    every rank's is known).
+
+    A rank waiting in a collective leaves its core to the others, so a step whose work is
+    uneven runs at the pace of its busiest rank, unless the cores cannot do every rank's
+    work in that time: ``max(1, s mean / max)`` with ``s`` the oversubscription
+    (:func:`oversubscription`). Even work gives ``s``; one rank with all of it, 1.
+    """
+    full = oversubscription(profile, nprocs)
+    if full == 1.0 or not alone or max(alone) <= 0:
+        return full
+    return max(1.0, full * sum(alone) / len(alone) / max(alone))
+
+
+def sparse_factor(measured: float, shape: LocalShape, layers: list[list[Op]],
+                  profile: Profile) -> float:
+    """What a rank's sparse products took here alone (``measured``), brought to the
+    calibration's load, over what the profile's SpMM fit says they take: the factor that
+    turns the fit into the measurement in :func:`compute_seconds`."""
+    fit = profile.kernel("spmm")
+    priced = sum(fit.call_seconds(nnz * width)
+                 for nnz, width in sparse_products(layers, shape.forward_blocks,
+                                                   shape.backward_blocks, shape.columns)
+                 if nnz * width > 0)
+    if priced <= 0:
+        return 1.0
+    return measured * oversubscription(profile, profile.nprocs) / priced
 
 
 RankShape = tuple[LocalShape, int, Buffers]  # what it computes, its stored graph bytes, workspace
@@ -396,13 +473,13 @@ def _sparsity_aware_shapes(problem: Problem, spec: GridSpec, halos: PartHalos,
 
 def predict(problem: Problem, candidate: Candidate, profile: Profile,
             partitions: PartitionSource, ranks: Sequence[int] | None = None,
-            locality: float | Sequence[float] = 1.0) -> Prediction | None:
+            sparse_seconds: Sequence[float] | None = None) -> Prediction | None:
     """The candidate's prediction, or ``None`` when its partition is not available.
 
     ``ranks`` limits the prediction to those ranks (default: all); the run's epoch is then the
-    slowest of them, which is the run's when they include its busiest rank. ``locality``
-    scales the sparse kernels' rates (:func:`measured_locality`): one factor, or one per
-    part of the candidate's partition.
+    slowest of them, which is the run's when they include its busiest rank.
+    ``sparse_seconds``: every rank's sparse products timed here (:func:`measured_sparse`),
+    which replace the profile's SpMM fit for them; without it the fit prices them.
     """
     spec = candidate.spec
     chosen = selected_ranks(spec, ranks)
@@ -422,21 +499,26 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
         shapes = _replicated_shapes(problem, spec, chosen)
     else:
         shapes = _grid_shapes(problem, spec, chosen)
-    slow = contention(profile, spec.size)
-    replicas = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
-    costs, factors = [], []
-    for rank, t, (shape, stored, buffers) in zip(chosen, traffic, shapes, strict=True):
-        work = epoch_work(shape, problem.layers, problem.classes, problem.dropout,
-                          problem.parameters)
+    works, factors, alone = [], [], []
+    calibration_pace = oversubscription(profile, profile.nprocs)  # in the profile's fits
+    for rank, (shape, _, _) in zip(chosen, shapes, strict=True):
+        works.append(epoch_work(shape, problem.layers, problem.classes, problem.dropout,
+                                problem.parameters))
+        factors.append(1.0 if sparse_seconds is None
+                       else sparse_factor(sparse_seconds[rank], shape, problem.layers, profile))
+        alone.append(compute_seconds(works[-1], profile, 1 / calibration_pace, factors[-1]))
+    pace = shared_pace(profile, spec.size, alone if len(chosen) == spec.size else None)
+    costs = []
+    for t, work, seconds, (shape, stored, buffers) in zip(traffic, works, alone, shapes,
+                                                         strict=True):
         memory = rank_memory(shape, stored, problem.features, problem.layers,
                              problem.parameters, problem.value_bytes, problem.dropout, buffers)
-        factor = (locality if isinstance(locality, (int, float))
-                  else locality[rank // replicas])  # the rank's part
-        costs.append(RankCost(t, work, memory, comm_seconds(t, profile),
-                              compute_seconds(work, profile, slow, factor)))
-        factors.append(factor)
+        costs.append(RankCost(t, work, memory, comm_seconds(t, profile), pace * seconds))
     busiest = max(range(len(costs)), key=lambda k: costs[k].seconds)
     return Prediction(candidate, costs, profile.memory_bytes, float(factors[busiest]))
+
+
+TIE = 0.05  # predicted epochs this close to the fastest are a tie (see Plan.choice)
 
 
 @dataclass
@@ -451,7 +533,17 @@ class Plan:
 
     @property
     def choice(self) -> Prediction | None:
-        return next((p for p in self.predictions if p.fits), None)
+        """The fastest layout that fits; of those predicted within :data:`TIE` of it, the
+        one that moves the fewest bytes (then needs the least memory). The model's error
+        is larger than such a gap, and bytes are the one figure it predicts exactly: of
+        two layouts it cannot tell apart, the one that communicates less is the safer
+        bet, and the one that keeps its lead as ``P`` grows."""
+        fitting = [p for p in self.predictions if p.fits]
+        if not fitting:
+            return None
+        bound = fitting[0].epoch_seconds * (1 + TIE)
+        tied = [p for p in fitting if p.epoch_seconds <= bound]
+        return min(tied, key=lambda p: (p.bytes, p.memory_bytes, p.epoch_seconds))
 
     def explanation(self) -> str:
         best = self.choice
@@ -465,6 +557,13 @@ class Plan:
         runner = others[0]
         share = best.comm_seconds / best.epoch_seconds if best.epoch_seconds else 0.0
         unfit = sum(not p.fits for p in self.predictions)
+        if runner.epoch_seconds < best.epoch_seconds:
+            return (f"{best.candidate.label} is predicted at {best.epoch_seconds * 1e3:.1f} ms "
+                    f"per epoch, within {TIE:.0%} of {runner.candidate.label} "
+                    f"({runner.epoch_seconds * 1e3:.1f} ms), a tie at this model's accuracy; "
+                    f"of the tied layouts it moves the fewest bytes ({best.bytes / 1e6:.2f} MB "
+                    f"from its busiest rank, against {runner.bytes / 1e6:.2f} MB)."
+                    + (f" {unfit} layout(s) do not fit in memory." if unfit else ""))
         return (f"{best.candidate.label} is predicted fastest at "
                 f"{best.epoch_seconds * 1e3:.1f} ms per epoch ({share:.0%} communication), "
                 f"{runner.epoch_seconds / best.epoch_seconds:.2f}x ahead of "
@@ -490,9 +589,9 @@ def _why_faster(best: Prediction, runner: Prediction) -> str:
                 f"moving {best.bytes / 1e6:.2f} MB from its busiest rank, against "
                 f"{runner.messages} calls and {runner.bytes / 1e6:.2f} MB)")
     text = f"it computes {compute * 1e3:.1f} ms less on its busiest rank"
-    if best.locality < 0.9 * runner.locality:
-        text += (f", because its vertex order makes SpMM {runner.locality / best.locality:.1f}x "
-                 "faster here")
+    if best.sparse_factor < 0.9 * runner.sparse_factor:
+        ratio = runner.sparse_factor / best.sparse_factor
+        text += f", because SpMM on its blocks runs {ratio:.1f}x faster per non-zero here"
     return text
 
 
@@ -501,10 +600,10 @@ RankChoice = Callable[[GridSpec], Sequence[int]]
 
 def make_plan(problem: Problem, nprocs: int, profile: Profile, partitions: PartitionSource,
               allowed: Callable[[Candidate], bool] | None = None,
-              ranks: RankChoice | None = None, locality: Locality | None = None) -> Plan:
+              ranks: RankChoice | None = None, sparse: SparseTimes | None = None) -> Plan:
     """Predict every candidate for ``nprocs`` and sort them by epoch time (``ranks``: the
-    ranks to predict of each candidate's grid, default all; ``locality``: the sparse
-    kernels' speed-up per candidate, default none; see :func:`predict`)."""
+    ranks to predict of each candidate's grid, default all; ``sparse``: the sparse products
+    timed here, default none: the profile's fit; see :func:`predict`)."""
     start = time.perf_counter()
     predictions, skipped = [], []
     for candidate in candidates(nprocs):
@@ -515,7 +614,7 @@ def make_plan(problem: Problem, nprocs: int, profile: Profile, partitions: Parti
             continue
         chosen = None if ranks is None else ranks(candidate.spec)
         prediction = predict(problem, candidate, profile, partitions, chosen,
-                             1.0 if locality is None else locality(candidate))
+                             None if sparse is None else sparse(candidate))
         if prediction is None:
             skipped.append((candidate, "partition not computed (too large for a quick plan; "
                                        "pass --partition-cache DIR to compute and keep it)"))

@@ -123,7 +123,8 @@ class Profile:
     what one process may use (device memory on GPUs, RAM / processes on CPUs).
     ``sync_seconds`` is what a collective call costs inside a training step beyond its fit
     (waiting for the last rank to arrive, being woken and scheduled again, imbalance that
-    adds up phase by phase); ``pargnn calibrate`` measures it on a reference training step
+    adds up phase by phase); ``all_to_all_sync_seconds`` what an all-to-all call costs
+    beyond that. ``pargnn calibrate`` measures both on reference training steps
     (:mod:`pargnn.cost.reference`).
     """
 
@@ -137,6 +138,7 @@ class Profile:
     collectives: dict[str, dict[int, LinearFit]] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
     sync_seconds: float = 0.0  # per collective call, beyond its latency (calibrated only)
+    all_to_all_sync_seconds: float = 0.0  # per all-to-all call, beyond sync_seconds
     memory_bytes: int | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
@@ -203,6 +205,7 @@ class Profile:
                              for op, fits in data.get("collectives", {}).items()},
                 links=tuple(Link(**lk) for lk in data.get("links", [])),
                 sync_seconds=float(data.get("sync_seconds", 0.0)),
+                all_to_all_sync_seconds=float(data.get("all_to_all_sync_seconds", 0.0)),
                 memory_bytes=(None if data.get("memory_bytes") is None
                               else int(data["memory_bytes"])),
                 machine=dict(data.get("machine", {})),

@@ -9,29 +9,40 @@ ranks add up phase by phase, where a sum over the whole step would let them canc
 P = 2 than the same call in a loop of its own, and a synthetic loop of products between
 collectives reproduced only a fraction of it.
 
-So calibration also trains a fixed reference model -- a 2-layer GCN with 1D on a synthetic
+So calibration also trains a fixed reference model -- a 2-layer GCN on a synthetic
 stochastic block model graph, the same on every machine (:data:`REFERENCE`) -- for a few
-steps on its ``P`` processes, and the planner predicts that step from the fits just measured.
-What the measured step exceeds the prediction by, divided by the step's collective calls, is
-the profile's ``sync_seconds``: the planner adds it to every collective call of every
-candidate. It is a correction measured on one workload and spread over calls, not a model
-of its causes; ``benchmarks/planner`` says how well it carries to other graphs and layouts.
+steps on its ``P`` processes, in two layouts (:data:`LAYOUTS`), and the planner predicts
+each step from the fits just measured:
+
+* **1D** (broadcasts and all-reduces): what the measured step exceeds the prediction by,
+  divided by the step's collective calls, is the profile's ``sync_seconds``, which the
+  planner adds to every collective call of every candidate;
+* **sparsity-aware 1D** on the graph's own blocks (all-to-alls): what that step exceeds
+  its prediction with ``sync_seconds`` by, divided by its all-to-all calls, is
+  ``all_to_all_sync_seconds``, added to every all-to-all call. An all-to-all waits on
+  every peer in turn: on 8 processes sharing 2 cores each call cost 8-13 ms more in
+  training than the 1D term, where a broadcast cost none more.
+
+They are corrections measured on one workload and spread over calls, not a model of their
+causes; ``benchmarks/planner`` says how well they carry to other graphs and layouts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 import time
 
 import torch
 
-from pargnn.cost.planner import Candidate, Problem, measured_locality, predict
+from pargnn.cost.planner import Candidate, Problem, measured_sparse, predict
 from pargnn.cost.profile import Profile
 from pargnn.dist.comm import CommLog, Communicator
 from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import WorkerContext
 from pargnn.graph.datasets import load_dataset
+from pargnn.graph.partition import Partition, partition_graph
 from pargnn.training.config import TrainConfig
 from pargnn.training.distributed import build_algorithm
 from pargnn.training.loop import train_epoch
@@ -40,24 +51,35 @@ from pargnn.training.setup import build_model
 REFERENCE = "sbm:nodes=12000,blocks=12,degree=10,homophily=0.8,features=64,seed=7"
 QUICK_REFERENCE = "sbm:nodes=3000,blocks=6,degree=8,homophily=0.8,features=32,seed=7"
 HIDDEN = 64
+# (algorithm, partition): the communities of the reference graph lie in vertex order, so
+# its block partition is a good one and needs no METIS
+LAYOUTS = (("1d", None), ("sa1d", "block"))
 WARM_UP, TIMED = 3, 9
 QUICK_WARM_UP, QUICK_TIMED = 2, 4
 
 
-def reference_config(nprocs: int, quick: bool) -> TrainConfig:
-    """The reference run on ``nprocs`` processes."""
+def reference_config(nprocs: int, quick: bool, algo: str = "1d",
+                     partition: str | None = None) -> TrainConfig:
+    """The reference run on ``nprocs`` processes in one of :data:`LAYOUTS`."""
     return TrainConfig(dataset=QUICK_REFERENCE if quick else REFERENCE, hidden=HIDDEN,
-                       algo="1d", nprocs=nprocs, dtype="float32")
+                       algo=algo, partition=partition, nprocs=nprocs, dtype="float32")
 
 
-def reference_step_seconds(ctx: WorkerContext, quick: bool) -> float:
+def reference_steps(ctx: WorkerContext, quick: bool) -> tuple[float, ...]:
+    """This worker's median reference step in each of :data:`LAYOUTS`, in that order."""
+    return tuple(reference_step_seconds(ctx, quick, algo, partition)
+                 for algo, partition in LAYOUTS)
+
+
+def reference_step_seconds(ctx: WorkerContext, quick: bool, algo: str = "1d",
+                           partition: str | None = None) -> float:
     """Train the reference model on this worker's rank; the median of its timed steps.
 
     Every rank of the calibration calls this at the same point, as training would.
     """
-    config = reference_config(ctx.world_size, quick)
+    config = reference_config(ctx.world_size, quick, algo, partition)
     graph = load_dataset(config.dataset)
-    algorithm = build_algorithm(graph, config, plan_grid("1d", ctx.world_size),
+    algorithm = build_algorithm(graph, config, plan_grid(algo, ctx.world_size),
                                 Communicator(CommLog()), ctx.device)
     model = build_model(config, graph).to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -73,19 +95,35 @@ def reference_step_seconds(ctx: WorkerContext, quick: bool) -> float:
     return statistics.median(seconds)
 
 
-def sync_from_reference(measured: float, profile: Profile, quick: bool) -> float:
-    """Seconds per collective call by which the measured reference step (the slowest rank's
-    median) exceeds its prediction from ``profile`` without any sync term; 0 when the
+def sync_from_reference(measured: tuple[float, ...], profile: Profile, quick: bool
+                        ) -> tuple[float, float]:
+    """``sync_seconds`` and ``all_to_all_sync_seconds`` from the measured reference steps
+    (the slowest rank's median, one per layout of :data:`LAYOUTS`): each the excess of a
+    step over its prediction from ``profile``, per call it is spread over; 0 where the
     prediction is not below the measurement."""
     config = reference_config(profile.nprocs, quick)
-    problem = Problem.from_graph(load_dataset(config.dataset), config)
-    candidate = Candidate(plan_grid("1d", profile.nprocs))
-    unsynced = dataclasses.replace(profile, sync_seconds=0.0)
-    locality: float | tuple[float, ...] = 1.0
-    if profile.device == "cpu":
-        locality = measured_locality(problem, lambda parts, method: None)(candidate)
-    prediction = predict(problem, candidate, unsynced, lambda parts, method: None,
-                         locality=locality)
-    if prediction is None or prediction.messages == 0:
-        return 0.0
-    return max(0.0, (measured - prediction.epoch_seconds) / prediction.messages)
+    graph = load_dataset(config.dataset)
+    problem = Problem.from_graph(graph, config)
+
+    @functools.cache
+    def partitions(parts: int, method: str) -> Partition:
+        return partition_graph(graph.adjacency(), parts, method)
+
+    def excess(layout: tuple[str, str | None], synced: Profile, op: str | None) -> float:
+        algo, partition = layout
+        candidate = Candidate(plan_grid(algo, profile.nprocs), partition)
+        sparse = (measured_sparse(problem, partitions, synced)(candidate)
+                  if profile.device == "cpu" else None)
+        prediction = predict(problem, candidate, synced, partitions, sparse_seconds=sparse)
+        if prediction is None:
+            return 0.0
+        busiest = max(prediction.ranks, key=lambda r: r.seconds)
+        calls = sum(n for (_, kind, _), n in busiest.traffic.call_counts.items()
+                    if op is None or kind == op)
+        seconds = measured[LAYOUTS.index(layout)] - prediction.epoch_seconds
+        return max(0.0, seconds / calls) if calls else 0.0
+
+    unsynced = dataclasses.replace(profile, sync_seconds=0.0, all_to_all_sync_seconds=0.0)
+    sync = excess(LAYOUTS[0], unsynced, None)
+    synced = dataclasses.replace(unsynced, sync_seconds=sync)
+    return sync, excess(LAYOUTS[1], synced, "all_to_all")
