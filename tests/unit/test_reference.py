@@ -9,7 +9,7 @@ import functools
 import pytest
 
 from pargnn.cost import reference
-from pargnn.cost.planner import Candidate, Prediction, Problem, predict
+from pargnn.cost.planner import Candidate, Prediction, Problem, all_to_all_sync, predict
 from pargnn.cost.profile import Profile, load_profile
 from pargnn.dist.grid import plan_grid
 from pargnn.graph.datasets import load_dataset
@@ -78,3 +78,12 @@ def test_all_to_all_term_prices_only_all_to_alls(calibrated: Profile) -> None:
             exchanges = sum(n for (_, op, _), n in a.traffic.call_counts.items()
                             if op == "all_to_all")
             assert b.comm_seconds - a.comm_seconds == pytest.approx(0.5 * exchanges)
+
+
+def test_all_to_all_term_is_per_peer(calibrated: Profile) -> None:
+    """Measured over all ``nprocs`` processes, the term shrinks with the group: sa1.5d at
+    P = 4 with c = 2 exchanges within teams of 2."""
+    at_four = dataclasses.replace(calibrated, nprocs=4)
+    assert all_to_all_sync(at_four, 4) == pytest.approx(0.5)
+    assert all_to_all_sync(at_four, 2) == pytest.approx(0.5 / 3)
+    assert all_to_all_sync(at_four, 8) == pytest.approx(0.5 * 7 / 3)

@@ -7,18 +7,23 @@ For each candidate (algorithm, grid, replication, partitioner) valid for ``P``:
    call's collective and group size;
 2. **communication seconds** price every call with the profile's fit for that collective
    and group size (``calls x alpha + bytes x beta``);
-3. **compute seconds** price the rank's kernels (:mod:`pargnn.cost.compute`);
+3. **compute seconds** price the rank's kernels (:mod:`pargnn.cost.compute`); with a
+   calibrated CPU profile its sparse products are timed here on its own blocks instead
+   (:mod:`pargnn.cost.sparse_timing`);
 4. **memory** is the rank's predicted training state (:mod:`pargnn.cost.memory`).
 
 A rank's epoch is its compute plus its communication; the epoch of the run is that of the
 slowest rank (every step ends in collectives that wait for it). The candidates are sorted by
 predicted epoch time; those whose memory exceeds the profile's per-process memory are marked
-and never chosen.
+and never chosen; of those within :data:`TIE` of the fastest, the one that moves the
+fewest bytes is chosen (:attr:`Plan.choice`).
 
 A calibrated CPU profile was measured with ``profile.nprocs`` processes sharing the machine's
-cores. Planning for a different ``P`` on the same machine scales the kernel times by the
-change in oversubscription (``max(1, P t / cores)``); collectives keep their fits per group
-size. Hand-written (cluster) profiles give each process its own cores.
+cores. Its kernel times are brought back to one process alone (divided by that
+oversubscription, ``max(1, P t / cores)``), then slowed by the pace of ``P`` processes
+sharing the cores (:func:`shared_pace`: uneven work runs at the busiest rank's pace);
+collectives keep their fits per group size. Hand-written (cluster) profiles give each
+process its own cores.
 """
 
 from __future__ import annotations
@@ -261,12 +266,19 @@ class Prediction:
 
 def comm_seconds(traffic: Traffic, profile: Profile) -> float:
     """Every call priced by its collective's fit, plus the profile's synchronisation cost
-    per call (and per all-to-all call)."""
+    per call and, for an all-to-all, per peer (:func:`all_to_all_sync`)."""
     return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
                + (profile.sync_seconds
-                  + (profile.all_to_all_sync_seconds if op == "all_to_all" else 0.0)) * calls
+                  + (all_to_all_sync(profile, group) if op == "all_to_all" else 0.0)) * calls
                for key, calls in traffic.call_counts.items()
                for _, op, group in [key])
+
+
+def all_to_all_sync(profile: Profile, group: int) -> float:
+    """The extra sync of one all-to-all over ``group`` processes. The profile measured it
+    over all of its ``nprocs`` processes; an all-to-all waits on each peer in turn, so a
+    group of ``g`` pays ``(g - 1) / (nprocs - 1)`` of it."""
+    return profile.all_to_all_sync_seconds * (group - 1) / max(profile.nprocs - 1, 1)
 
 
 SPARSE_KERNELS = ("spmm", "sddmm")

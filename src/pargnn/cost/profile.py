@@ -123,8 +123,9 @@ class Profile:
     what one process may use (device memory on GPUs, RAM / processes on CPUs).
     ``sync_seconds`` is what a collective call costs inside a training step beyond its fit
     (waiting for the last rank to arrive, being woken and scheduled again, imbalance that
-    adds up phase by phase); ``all_to_all_sync_seconds`` what an all-to-all call costs
-    beyond that. ``pargnn calibrate`` measures both on reference training steps
+    adds up phase by phase); ``all_to_all_sync_seconds`` what an all-to-all call over all
+    ``nprocs`` processes costs beyond that (a smaller group pays its share per peer).
+    ``pargnn calibrate`` measures both on reference training steps
     (:mod:`pargnn.cost.reference`).
     """
 
@@ -138,7 +139,7 @@ class Profile:
     collectives: dict[str, dict[int, LinearFit]] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
     sync_seconds: float = 0.0  # per collective call, beyond its latency (calibrated only)
-    all_to_all_sync_seconds: float = 0.0  # per all-to-all call, beyond sync_seconds
+    all_to_all_sync_seconds: float = 0.0  # per all-to-all over nprocs, beyond sync_seconds
     memory_bytes: int | None = None
     machine: dict[str, Any] = field(default_factory=dict)
     sources: tuple[str, ...] = ()

@@ -4,12 +4,12 @@ Why: calibration prices SpMM per unit (a non-zero times a dense column) from ran
 matrices of degree 10, and on a CPU no per-unit rate carries from those matrices to a
 graph's blocks. What a unit costs depends on the block: how many columns the dense operand
 has (whether it stays in cache), how many non-zeros a row has, how close together a row's
-columns lie, how wide the operand is. On the 2-core machine pargnn was built on, the part
-of an R-MAT graph that METIS gives the hubs (4,097 rows, 570k non-zeros over 12.5k
-columns) multiplies a 32-wide operand in 1.9 ms; calibration's matrix of the same units
-(a 57k-row square of degree 10) takes ten times as long. An earlier version scaled the
-calibrated rate by the graph's "locality" (its rows against the same rows at random
-columns); it saw 0.73 where the truth was 0.1.
+columns lie, how wide the operand is. On the 2-core machine pargnn was built on, the SpMMs
+of one training step on the part that METIS gives the hubs of an R-MAT graph (4,097 rows,
+570k non-zeros over 12.5k columns) take 3 ms on one process; the calibrated fit, at the
+same units, says 27 ms. An earlier version scaled the calibrated rate by the graph's
+"locality" (its rows against the same rows at random columns); it saw 0.73 where the
+truth was 0.1-0.2.
 
 So for a calibrated CPU profile the planner times the products themselves: for every rank
 of a candidate, the blocks of ``A^T`` (forward) and ``A`` (backward) that the rank will
@@ -17,9 +17,9 @@ multiply, built as training builds them (stage blocks of its row range for 1D-3D
 part's rows over compact columns for the sparsity-aware algorithms), each by a dense
 operand as wide as training's, one process, the profile's threads. A large graph is timed
 on a strided sample of each rank's rows (:data:`SAMPLE_NNZ` non-zeros per candidate), and
-the time scaled by the rank's non-zeros over the sample's. The planner then scales the
-time by the oversubscription of ``P`` processes on the machine's cores, as it does every
-calibrated kernel (:func:`pargnn.cost.planner.contention`).
+the time scaled by the rank's non-zeros over the sample's. The planner then slows the
+time by the pace of ``P`` processes sharing the machine's cores, as it does every
+calibrated kernel (:func:`pargnn.cost.planner.shared_pace`).
 """
 
 from __future__ import annotations
