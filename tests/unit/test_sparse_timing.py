@@ -1,7 +1,6 @@
 """The planner's own timing of the sparse products: it times the blocks the exact model
-counts, a sample stands for its rows, the shared cores pace uneven steps, and ties go to
-the layout that moves fewer bytes. (What the timings say is compared with training in
-benchmarks/planner, not asserted here.)"""
+counts, a sample stands for its rows, and the shared cores pace uneven steps. (What the
+timings say is compared with training in benchmarks/planner, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -13,11 +12,9 @@ import pytest
 
 from pargnn.cost.exact import grid_rank, replicated_rank
 from pargnn.cost.planner import (
-    TIE,
     Candidate,
-    Plan,
-    Prediction,
     Problem,
+    calibration_pace,
     candidates,
     measured_sparse,
     predict,
@@ -111,11 +108,13 @@ def test_timings_scale_and_cover_every_rank(problem_and_partitions: tuple) -> No
         assert seconds is not None and len(seconds) == 4 and min(seconds) > 0
 
 
-def test_timed_products_replace_the_fit(problem_and_partitions: tuple) -> None:
-    """Given each rank's timing, a rank's sparse kernels cost that timing (at P = 2 on two
-    cores, no oversubscription), whatever the fit says."""
+@pytest.mark.parametrize("concurrency", [None, 1.5])
+def test_timed_products_replace_the_fit(problem_and_partitions: tuple,
+                                        concurrency: float | None) -> None:
+    """Given each rank's timing, a rank's sparse kernels cost that timing at the pace of two
+    processes on two cores (1 assumed, or as measured), whatever the fit says."""
     problem, partitions = problem_and_partitions
-    profile = _calibrated()
+    profile = dataclasses.replace(_calibrated(), kernel_concurrency=concurrency)
     candidate = Candidate(candidates(2)[0].spec)
     fitted = predict(problem, candidate, profile, partitions)
     timed = predict(problem, candidate, profile, partitions,
@@ -123,7 +122,7 @@ def test_timed_products_replace_the_fit(problem_and_partitions: tuple) -> None:
     slower = predict(problem, candidate, profile, partitions, sparse_seconds=[2.0, 2.0])
     assert fitted is not None and timed is not None and slower is not None
     for a, b in zip(timed.ranks, slower.ranks, strict=True):
-        assert b.compute_seconds - a.compute_seconds == pytest.approx(1.0)
+        assert b.compute_seconds - a.compute_seconds == pytest.approx(concurrency or 1.0)
     assert timed.compute_seconds > fitted.compute_seconds
 
 
@@ -135,27 +134,9 @@ def test_uneven_steps_run_at_the_busiest_ranks_pace() -> None:
     assert shared_pace(profile, 8, None) == pytest.approx(4.0)  # ranks unknown: all busy
     assert shared_pace(profile, 2, [1.0, 0.1]) == 1.0  # a core each
     assert shared_pace(load_profile("local-default"), 8, [1.0] * 8) == 1.0  # a cluster
-
-
-def _with_epoch(prediction: Prediction, seconds: float) -> Prediction:
-    """``prediction`` with its compute shifted so that its epoch takes ``seconds``."""
-    shift = seconds - prediction.epoch_seconds
-    ranks = [dataclasses.replace(r, compute_seconds=r.compute_seconds + shift)
-             for r in prediction.ranks]
-    return dataclasses.replace(prediction, ranks=ranks)
-
-
-def test_a_tie_goes_to_the_layout_that_moves_fewer_bytes(problem_and_partitions: tuple
-                                                          ) -> None:
-    problem, partitions = problem_and_partitions
-    profile = load_profile("local-default")
-    made = [predict(problem, c, profile, partitions) for c in candidates(4)]
-    by_bytes = sorted((p for p in made if p is not None), key=lambda p: p.bytes)
-    light, heavy = by_bytes[0], by_bytes[-1]
-    assert light.bytes < heavy.bytes
-    tied = Plan(4, profile, [_with_epoch(heavy, 1.0), _with_epoch(light, 1 + TIE / 2)])
-    assert tied.choice is not None and tied.choice.candidate == light.candidate
-    assert "a tie" in tied.explanation() and light.candidate.label in tied.explanation()
-    clear = Plan(4, profile, [_with_epoch(heavy, 1.0), _with_epoch(light, 1 + 2 * TIE)])
-    assert clear.choice is not None and clear.choice.candidate == heavy.candidate
-    assert "predicted fastest" in clear.explanation()
+    # measured: two processes at once ran 1.5x slower than one alone
+    measured = dataclasses.replace(profile, kernel_concurrency=1.5)
+    assert shared_pace(measured, 2, [1.0, 1.0]) == pytest.approx(1.5)
+    assert shared_pace(measured, 8, [1.0] * 8) == pytest.approx(6.0)  # and 4x oversubscribed
+    assert shared_pace(measured, 2, [1.0, 0.0]) == 1.0
+    assert calibration_pace(measured) == 1.5 and calibration_pace(profile) == 1.0

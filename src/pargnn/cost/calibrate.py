@@ -42,6 +42,10 @@ will meet:
   sparsity-aware 1D, and predicted from the fits above; the excess of the first per
   collective call is the profile's ``sync_seconds``, that of the second per all-to-all
   call its ``all_to_all_sync_seconds``.
+* **SpMM alone** (on the calling process, once the workers have exited): the same products
+  again, on one process; the median ratio of the times together to alone is the profile's
+  ``kernel_concurrency``, which the planner uses to bring its own timings of a graph's
+  sparse products (taken alone) to the pace of ``P`` processes.
 
 Each line is fitted by :func:`fit_linear`: least squares weighted by ``1 / seconds^2``, i.e.
 on the relative error, so that the small messages determine ``alpha`` and the large ones
@@ -498,6 +502,39 @@ def _fit(points: list[tuple[float, float]], absolute_beta: bool = False) -> Line
                       absolute_beta=absolute_beta)
 
 
+def _kernel_concurrency(plan: _Plan, together: list[tuple[float, float]], threads: int
+                        ) -> float | None:
+    """The median, over the SpMM sizes, of the time with every process computing at once
+    (``together``: the slowest rank's samples) over the same product on this process alone,
+    with ``threads`` threads. Run after the workers have exited, on an idle machine."""
+    medians: dict[float, list[float]] = {}
+    for units, seconds in together:
+        medians.setdefault(units, []).append(seconds)
+    generator = torch.Generator().manual_seed(plan.seed)
+    ratios = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for rows in plan.spmm_rows:
+            matrix = _random_csr(rows, generator, torch.device("cpu"))
+            nnz = matrix.values().numel()
+            for width in plan.spmm_widths:
+                if nnz * width not in medians:
+                    continue
+                x = torch.rand(rows, width, generator=generator)
+                torch.sparse.mm(matrix, x)  # warm up
+                times: list[float] = []
+                while len(times) < plan.kernel_min_calls or (
+                        sum(times) < plan.target_s and len(times) < plan.max_calls):
+                    start = time.perf_counter()
+                    torch.sparse.mm(matrix, x)
+                    times.append(time.perf_counter() - start)
+                ratios.append(float(np.median(medians[nnz * width])) / float(np.median(times)))
+    finally:
+        torch.set_num_threads(before)
+    return float(np.median(ratios)) if ratios else None
+
+
 def _kernel_fit(points: list[tuple[float, float]]) -> LinearFit:
     """The kernel's line and its measured points: the median time per call of each size
     (:meth:`~pargnn.cost.profile.LinearFit.call_seconds` interpolates between them)."""
@@ -606,6 +643,12 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
                          backend=backend, threads_per_process=threads)
     collectives = _slowest([r.collectives for r in reports])
     kernels = _slowest([r.kernels for r in reports])
+    concurrency = None
+    if resolved == "cpu":
+        if progress is not None:
+            progress("spmm on this process alone")
+        concurrency = _kernel_concurrency(_plan(nprocs, quick, None), kernels["spmm"],
+                                          reports[0].threads)
     fits: dict[str, dict[int, LinearFit]] = {}
     for (op, g), points in sorted(collectives.items()):
         fits.setdefault(op, {})[g] = _fit(points)
@@ -621,6 +664,7 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         memory_bytes=_memory_bytes(resolved, nprocs),
         machine=_machine(resolved),
         sources=("pargnn calibrate",),
+        kernel_concurrency=concurrency,
     )
     if progress is not None:
         progress("predicting the reference steps")

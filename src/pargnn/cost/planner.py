@@ -15,8 +15,7 @@ For each candidate (algorithm, grid, replication, partitioner) valid for ``P``:
 A rank's epoch is its compute plus its communication; the epoch of the run is that of the
 slowest rank (every step ends in collectives that wait for it). The candidates are sorted by
 predicted epoch time; those whose memory exceeds the profile's per-process memory are marked
-and never chosen; of those within :data:`TIE` of the fastest, the one that moves the
-fewest bytes is chosen (:attr:`Plan.choice`).
+and never chosen.
 
 A calibrated CPU profile was measured with ``profile.nprocs`` processes sharing the machine's
 cores. Its kernel times are brought back to one process alone (divided by that
@@ -378,6 +377,18 @@ def oversubscription(profile: Profile, nprocs: int) -> float:
     return max(1.0, nprocs * profile.threads_per_process / cores)
 
 
+def calibration_pace(profile: Profile) -> float:
+    """How many times slower than one process alone the kernels ran while the profile was
+    calibrated: measured (``kernel_concurrency``) or, where it was not, the
+    oversubscription. Two processes on two cores of a VM can already run each other's
+    sparse products 1.5-2x slower than alone (shared caches, memory bandwidth)."""
+    if profile.origin != "calibrated" or profile.device != "cpu":
+        return 1.0
+    if profile.kernel_concurrency is not None:
+        return max(1.0, profile.kernel_concurrency)
+    return oversubscription(profile, profile.nprocs)
+
+
 def shared_pace(profile: Profile, nprocs: int, alone: Sequence[float] | None) -> float:
     """How many times slower than alone the ranks compute when ``nprocs`` of them share
     the machine's cores, given each rank's compute seconds ``alone`` (``None``: not
@@ -385,10 +396,12 @@ def shared_pace(profile: Profile, nprocs: int, alone: Sequence[float] | None) ->
 
     A rank waiting in a collective leaves its core to the others, so a step whose work is
     uneven runs at the pace of its busiest rank, unless the cores cannot do every rank's
-    work in that time: ``max(1, s mean / max)`` with ``s`` the oversubscription
+    work in that time: ``max(1, s mean / max)`` with ``s`` the pace of even work, the
+    calibration's (:func:`calibration_pace`) scaled by the change in oversubscription
     (:func:`oversubscription`). Even work gives ``s``; one rank with all of it, 1.
     """
-    full = oversubscription(profile, nprocs)
+    full = (calibration_pace(profile) * oversubscription(profile, nprocs)
+            / oversubscription(profile, profile.nprocs))
     if full == 1.0 or not alone or max(alone) <= 0:
         return full
     return max(1.0, full * sum(alone) / len(alone) / max(alone))
@@ -406,7 +419,7 @@ def sparse_factor(measured: float, shape: LocalShape, layers: list[list[Op]],
                  if nnz * width > 0)
     if priced <= 0:
         return 1.0
-    return measured * oversubscription(profile, profile.nprocs) / priced
+    return measured * calibration_pace(profile) / priced
 
 
 RankShape = tuple[LocalShape, int, Buffers]  # what it computes, its stored graph bytes, workspace
@@ -512,13 +525,13 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
     else:
         shapes = _grid_shapes(problem, spec, chosen)
     works, factors, alone = [], [], []
-    calibration_pace = oversubscription(profile, profile.nprocs)  # in the profile's fits
+    pace_of_fits = calibration_pace(profile)
     for rank, (shape, _, _) in zip(chosen, shapes, strict=True):
         works.append(epoch_work(shape, problem.layers, problem.classes, problem.dropout,
                                 problem.parameters))
         factors.append(1.0 if sparse_seconds is None
                        else sparse_factor(sparse_seconds[rank], shape, problem.layers, profile))
-        alone.append(compute_seconds(works[-1], profile, 1 / calibration_pace, factors[-1]))
+        alone.append(compute_seconds(works[-1], profile, 1 / pace_of_fits, factors[-1]))
     pace = shared_pace(profile, spec.size, alone if len(chosen) == spec.size else None)
     costs = []
     for t, work, seconds, (shape, stored, buffers) in zip(traffic, works, alone, shapes,
@@ -528,9 +541,6 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
         costs.append(RankCost(t, work, memory, comm_seconds(t, profile), pace * seconds))
     busiest = max(range(len(costs)), key=lambda k: costs[k].seconds)
     return Prediction(candidate, costs, profile.memory_bytes, float(factors[busiest]))
-
-
-TIE = 0.05  # predicted epochs this close to the fastest are a tie (see Plan.choice)
 
 
 @dataclass
@@ -545,17 +555,7 @@ class Plan:
 
     @property
     def choice(self) -> Prediction | None:
-        """The fastest layout that fits; of those predicted within :data:`TIE` of it, the
-        one that moves the fewest bytes (then needs the least memory). The model's error
-        is larger than such a gap, and bytes are the one figure it predicts exactly: of
-        two layouts it cannot tell apart, the one that communicates less is the safer
-        bet, and the one that keeps its lead as ``P`` grows."""
-        fitting = [p for p in self.predictions if p.fits]
-        if not fitting:
-            return None
-        bound = fitting[0].epoch_seconds * (1 + TIE)
-        tied = [p for p in fitting if p.epoch_seconds <= bound]
-        return min(tied, key=lambda p: (p.bytes, p.memory_bytes, p.epoch_seconds))
+        return next((p for p in self.predictions if p.fits), None)
 
     def explanation(self) -> str:
         best = self.choice
@@ -569,13 +569,6 @@ class Plan:
         runner = others[0]
         share = best.comm_seconds / best.epoch_seconds if best.epoch_seconds else 0.0
         unfit = sum(not p.fits for p in self.predictions)
-        if runner.epoch_seconds < best.epoch_seconds:
-            return (f"{best.candidate.label} is predicted at {best.epoch_seconds * 1e3:.1f} ms "
-                    f"per epoch, within {TIE:.0%} of {runner.candidate.label} "
-                    f"({runner.epoch_seconds * 1e3:.1f} ms), a tie at this model's accuracy; "
-                    f"of the tied layouts it moves the fewest bytes ({best.bytes / 1e6:.2f} MB "
-                    f"from its busiest rank, against {runner.bytes / 1e6:.2f} MB)."
-                    + (f" {unfit} layout(s) do not fit in memory." if unfit else ""))
         return (f"{best.candidate.label} is predicted fastest at "
                 f"{best.epoch_seconds * 1e3:.1f} ms per epoch ({share:.0%} communication), "
                 f"{runner.epoch_seconds / best.epoch_seconds:.2f}x ahead of "

@@ -56,8 +56,9 @@ HIDDEN = 64
 # (algorithm, partition): the communities of the reference graph lie in vertex order, so
 # its block partition is a good one and needs no METIS
 LAYOUTS = (("1d", None), ("sa1d", "block"))
-WARM_UP, TIMED = 3, 9
-QUICK_WARM_UP, QUICK_TIMED = 2, 4
+WARM_UP, TIMED = 3, 12
+QUICK_WARM_UP, QUICK_TIMED = 2, 3
+ROUNDS = 3  # turns each layout takes, sharing its TIMED (QUICK_TIMED) steps
 
 
 def reference_config(nprocs: int, quick: bool, algo: str = "1d",
@@ -68,33 +69,47 @@ def reference_config(nprocs: int, quick: bool, algo: str = "1d",
 
 
 def reference_steps(ctx: WorkerContext, quick: bool) -> tuple[float, ...]:
-    """This worker's median reference step in each of :data:`LAYOUTS`, in that order."""
-    return tuple(reference_step_seconds(ctx, quick, algo, partition)
-                 for algo, partition in LAYOUTS)
+    """This worker's median reference step in each of :data:`LAYOUTS`, in that order.
 
-
-def reference_step_seconds(ctx: WorkerContext, quick: bool, algo: str = "1d",
-                           partition: str | None = None) -> float:
-    """Train the reference model on this worker's rank; the median of its timed steps.
-
+    The layouts take turns, :data:`ROUNDS` blocks of steps each, so that a spell of load
+    on the machine falls on both: the all-to-all term is a small difference between them,
+    spread over few calls, and a shift of 10 ms in one step moved it by 2 ms per call.
     Every rank of the calibration calls this at the same point, as training would.
     """
-    config = reference_config(ctx.world_size, quick, algo, partition)
-    graph = load_dataset(config.dataset)
-    algorithm = build_algorithm(graph, config, plan_grid(algo, ctx.world_size),
-                                Communicator(CommLog()), ctx.device)
-    model = build_model(config, graph).to(ctx.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    runs = [_ReferenceRun(ctx, quick, algo, partition) for algo, partition in LAYOUTS]
     warm_up, timed = (QUICK_WARM_UP, QUICK_TIMED) if quick else (WARM_UP, TIMED)
-    seconds = []
-    for epoch in range(warm_up + timed):
+    for run in runs:
+        for _ in range(warm_up):
+            run.step()
+    seconds: list[list[float]] = [[] for _ in runs]
+    for _ in range(ROUNDS):
+        for run, out in zip(runs, seconds, strict=True):
+            out += [run.step() for _ in range(timed // ROUNDS)]
+    return tuple(statistics.median(out) for out in seconds)
+
+
+class _ReferenceRun:
+    """The reference model in one layout on this worker's rank, ready to step."""
+
+    def __init__(self, ctx: WorkerContext, quick: bool, algo: str,
+                 partition: str | None) -> None:
+        config = reference_config(ctx.world_size, quick, algo, partition)
+        graph = load_dataset(config.dataset)
+        self.device = ctx.device
+        self.algorithm = build_algorithm(graph, config, plan_grid(algo, ctx.world_size),
+                                         Communicator(CommLog()), ctx.device)
+        self.model = build_model(config, graph).to(ctx.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.epoch = 0
+
+    def step(self) -> float:
+        """Seconds of one training step."""
         start = time.perf_counter()
-        train_epoch(model, algorithm, optimizer, epoch)
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize(ctx.device)
-        if epoch >= warm_up:
-            seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+        train_epoch(self.model, self.algorithm, self.optimizer, self.epoch)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.epoch += 1
+        return time.perf_counter() - start
 
 
 def sync_from_reference(measured: tuple[float, ...], profile: Profile, quick: bool
