@@ -15,18 +15,18 @@ So for a calibrated CPU profile the planner times the products themselves: for e
 of a candidate, the blocks of ``A^T`` (forward) and ``A`` (backward) that the rank will
 multiply, built as training builds them (stage blocks of its row range for 1D-3D; its
 part's rows over compact columns for the sparsity-aware algorithms), each by a dense
-operand as wide as training's, one process, the profile's threads. A large graph is timed
-on a strided sample of each rank's rows (:data:`SAMPLE_NNZ` non-zeros per candidate), and
-the time scaled by the rank's non-zeros over the sample's. The planner then slows the
-time by the pace of ``P`` processes sharing the machine's cores, as it does every
-calibrated kernel (:func:`pargnn.cost.planner.shared_pace`).
+operand as wide as training's, with training's index type (32-bit where it fits, which
+``torch.sparse.mm`` widens on every call), one process, the profile's threads. A large
+graph is timed on a strided sample of each rank's rows (:data:`SAMPLE_NNZ` non-zeros per
+candidate), and the time scaled by the rank's non-zeros over the sample's. The planner
+then slows the time by the pace of ``P`` processes sharing the machine's cores, as it
+does every calibrated kernel (:func:`pargnn.cost.planner.shared_pace`).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+from pargnn.spmm.local import csr_tensor
 
 SAMPLE_NNZ = 400_000  # non-zeros of the rows timed per candidate, all ranks together
 MIN_PASSES, MAX_PASSES = 3, 25
@@ -103,15 +105,6 @@ def compact_blocks(at: sp.csr_array, order: np.ndarray, position: np.ndarray,
     return RankBlocks([forward], [backward], columns, scale)
 
 
-def _torch_csr(matrix: sp.csr_array) -> torch.Tensor:
-    with warnings.catch_warnings():  # "CSR support is in beta": nothing a user can act on
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(matrix.indptr.astype(np.int64)),
-            torch.from_numpy(matrix.indices.astype(np.int64)),
-            torch.ones(matrix.nnz, dtype=torch.float32), matrix.shape, check_invariants=False)
-
-
 @contextmanager
 def _threads(count: int) -> Iterator[None]:
     before = torch.get_num_threads()
@@ -142,7 +135,7 @@ def time_ranks(products: Sequence[Sequence[Product]], scales: Sequence[float],
             key = (block.shape[1], width)
             if key not in operands:
                 operands[key] = torch.ones(*key)
-            calls.append((_torch_csr(block), operands[key]))
+            calls.append((csr_tensor(block), operands[key]))  # int32 indices, as training
         prepared.append(calls)
     times: list[list[list[float]]] = [[[] for _ in rank] for rank in prepared]
     spent, passes = 0.0, 0
