@@ -38,7 +38,7 @@ import torch
 from pargnn.spmm.local import csr_tensor
 
 SAMPLE_NNZ = 400_000  # non-zeros of the rows timed per candidate, all ranks together
-MIN_PASSES, MAX_PASSES = 3, 25
+MIN_PASSES, MAX_PASSES = 2, 25
 TARGET_S = 0.04  # per candidate: every rank's products, all passes
 
 
@@ -123,9 +123,10 @@ def time_ranks(products: Sequence[Sequence[Product]], scales: Sequence[float],
     """Seconds of each rank's products (the sum of each product's median time), times the
     rank's ``scale``.
 
-    Every rank's products run once per pass, :data:`MIN_PASSES` passes at least and more
-    until all of them have taken :data:`TARGET_S`: a spell of load elsewhere then falls
-    on one pass, which the median drops.
+    Every rank's products run once per pass, :data:`MIN_PASSES` passes at least (on a
+    graph of a million vertices a pass takes a tenth of a second) and more until all of
+    them have taken :data:`TARGET_S`, so that on a small graph a spell of load elsewhere
+    falls on one pass of several, which the median drops.
     """
     operands: dict[tuple[int, int], torch.Tensor] = {}
     prepared: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
