@@ -80,6 +80,7 @@ from torch import Tensor
 
 from pargnn.cost.profile import COLLECTIVES, KERNELS, LinearFit, Profile
 from pargnn.cost.reference import LAYOUTS, reference_steps, sync_from_reference
+from pargnn.cost.sparse_timing import torch_threads
 from pargnn.dist.launch import WorkerContext, launch
 from pargnn.errors import ConfigError
 from pargnn.nn.dropout import keyed_dropout
@@ -512,27 +513,30 @@ def _kernel_concurrency(plan: _Plan, together: list[tuple[float, float]], thread
         medians.setdefault(units, []).append(seconds)
     generator = torch.Generator().manual_seed(plan.seed)
     ratios = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         for rows in plan.spmm_rows:
             matrix = _random_csr(rows, generator, torch.device("cpu"))
             nnz = matrix.values().numel()
             for width in plan.spmm_widths:
-                if nnz * width not in medians:
-                    continue
-                x = torch.rand(rows, width, generator=generator)
-                torch.sparse.mm(matrix, x)  # warm up
-                times: list[float] = []
-                while len(times) < plan.kernel_min_calls or (
-                        sum(times) < plan.target_s and len(times) < plan.max_calls):
-                    start = time.perf_counter()
-                    torch.sparse.mm(matrix, x)
-                    times.append(time.perf_counter() - start)
-                ratios.append(float(np.median(medians[nnz * width])) / float(np.median(times)))
-    finally:
-        torch.set_num_threads(before)
+                if nnz * width in medians:
+                    x = torch.rand(rows, width, generator=generator)
+                    alone = _median_alone(partial(torch.sparse.mm, matrix, x), plan)
+                    ratios.append(float(np.median(medians[nnz * width])) / alone)
     return float(np.median(ratios)) if ratios else None
+
+
+def _median_alone(call: Callable[[], object], plan: _Plan) -> float:
+    """Median seconds of ``call`` on this process, after one call to warm up: at least
+    ``plan.kernel_min_calls`` calls, more until ``plan.target_s`` (``plan.max_calls`` at
+    most)."""
+    call()
+    times: list[float] = []
+    while len(times) < plan.kernel_min_calls or (
+            sum(times) < plan.target_s and len(times) < plan.max_calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def _kernel_fit(points: list[tuple[float, float]]) -> LinearFit:

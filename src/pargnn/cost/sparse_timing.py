@@ -106,7 +106,8 @@ def compact_blocks(at: sp.csr_array, order: np.ndarray, position: np.ndarray,
 
 
 @contextmanager
-def _threads(count: int) -> Iterator[None]:
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch threads, then restore the number before."""
     before = torch.get_num_threads()
     torch.set_num_threads(max(count, 1))
     try:
@@ -140,7 +141,7 @@ def time_ranks(products: Sequence[Sequence[Product]], scales: Sequence[float],
         prepared.append(calls)
     times: list[list[list[float]]] = [[[] for _ in rank] for rank in prepared]
     spent, passes = 0.0, 0
-    with _threads(threads):
+    with torch_threads(threads):
         for rank in prepared:  # warm up: first calls allocate
             for matrix, x in rank:
                 torch.sparse.mm(matrix, x)
