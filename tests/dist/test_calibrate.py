@@ -55,6 +55,7 @@ def test_quick_calibration_at_two_processes(tmp_path: Path) -> None:
     # the reference steps' excess per collective call (pargnn.cost.reference)
     assert 0.0 <= profile.sync_seconds < 1.0
     assert 0.0 <= profile.all_to_all_sync_seconds < 1.0
+    assert 0.0 <= profile.reduce_scatter_sync_seconds < 1.0
     # SpMM on two processes at once against one alone: a ratio, not a time
     assert profile.kernel_concurrency is not None and 0.2 < profile.kernel_concurrency < 20
 

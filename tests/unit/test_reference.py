@@ -24,7 +24,7 @@ def calibrated(monkeypatch: pytest.MonkeyPatch) -> Profile:
                         lambda problem, partitions, profile: lambda candidate: None)
     return dataclasses.replace(load_profile("local-default"), origin="calibrated",
                                device="cpu", nprocs=2, sync_seconds=0.25,
-                               all_to_all_sync_seconds=0.5)
+                               all_to_all_sync_seconds=0.5, reduce_scatter_sync_seconds=0.75)
 
 
 def test_reference_runs_are_valid_configurations() -> None:
@@ -33,7 +33,7 @@ def test_reference_runs_are_valid_configurations() -> None:
             config = reference.reference_config(4, quick, algo, partition)
             config.validate()
             assert (config.algo, config.nprocs, config.hidden) == (algo, 4, reference.HIDDEN)
-    assert [algo for algo, _ in reference.LAYOUTS] == ["1d", "sa1d"]
+    assert [algo for algo, _ in reference.LAYOUTS] == ["1d", "sa1d", "3d"]
 
 
 def _predicted(profile: Profile, algo: str, partition: str | None) -> Prediction:
@@ -50,23 +50,45 @@ def _predicted(profile: Profile, algo: str, partition: str | None) -> Prediction
     return prediction
 
 
+def _calls(prediction: Prediction, collective: str) -> int:
+    busiest = max(prediction.ranks, key=lambda r: r.seconds)
+    return sum(n for (_, op, _), n in busiest.traffic.call_counts.items() if op == collective)
+
+
 def test_sync_terms_are_the_excess_per_call(calibrated: Profile) -> None:
     # the profile's own sync terms must not enter the predictions they are measured against
-    unsynced = dataclasses.replace(calibrated, sync_seconds=0.0, all_to_all_sync_seconds=0.0)
+    unsynced = dataclasses.replace(calibrated, sync_seconds=0.0, all_to_all_sync_seconds=0.0,
+                                   reduce_scatter_sync_seconds=0.0)
     one_d = _predicted(unsynced, "1d", None)
     step_1d = one_d.epoch_seconds + 0.003 * one_d.messages
     # the sparsity-aware step is predicted with the 1D term, then its all-to-alls carry more
-    sparse = _predicted(dataclasses.replace(unsynced, sync_seconds=0.003), "sa1d", "block")
-    busiest = max(sparse.ranks, key=lambda r: r.seconds)
-    exchanges = sum(n for (_, op, _), n in busiest.traffic.call_counts.items()
-                    if op == "all_to_all")
-    assert exchanges > 0
-    step_sparse = sparse.epoch_seconds + 0.002 * exchanges
-    sync, all_to_all = reference.sync_from_reference((step_1d, step_sparse), calibrated, True)
-    assert sync == pytest.approx(0.003)
-    assert all_to_all == pytest.approx(0.002)
+    with_sync = dataclasses.replace(unsynced, sync_seconds=0.003)
+    sparse = _predicted(with_sync, "sa1d", "block")
+    assert _calls(sparse, "all_to_all") > 0
+    step_sparse = sparse.epoch_seconds + 0.002 * _calls(sparse, "all_to_all")
+    # the 3D step is predicted with both, then its reduce-scatters carry more
+    grid = _predicted(dataclasses.replace(with_sync, all_to_all_sync_seconds=0.002), "3d",
+                      None)
+    assert _calls(grid, "reduce_scatter") > 0
+    step_grid = grid.epoch_seconds + 0.004 * _calls(grid, "reduce_scatter")
+    terms = reference.sync_from_reference((step_1d, step_sparse, step_grid), calibrated, True)
+    assert terms.sync == pytest.approx(0.003)
+    assert terms.all_to_all == pytest.approx(0.002)
+    assert terms.reduce_scatter == pytest.approx(0.004)
     # a step measured faster than predicted gives no negative term
-    assert reference.sync_from_reference((1e-6, 1e-6), calibrated, True) == (0.0, 0.0)
+    assert reference.sync_from_reference((1e-6,) * 3, calibrated, True) == (0.0, 0.0, 0.0)
+
+
+def test_reduce_scatter_term_prices_only_reduce_scatters(calibrated: Profile) -> None:
+    base = dataclasses.replace(calibrated, reduce_scatter_sync_seconds=0.0)
+    for algo, partition in reference.LAYOUTS:
+        without, with_term = _predicted(base, algo, partition), _predicted(calibrated, algo,
+                                                                          partition)
+        for a, b in zip(without.ranks, with_term.ranks, strict=True):
+            scatters = sum(n for (_, op, _), n in a.traffic.call_counts.items()
+                           if op == "reduce_scatter")
+            assert b.comm_seconds - a.comm_seconds == pytest.approx(0.75 * scatters)
+    assert _calls(_predicted(base, "3d", None), "reduce_scatter") > 0
 
 
 def test_all_to_all_term_prices_only_all_to_alls(calibrated: Profile) -> None:

@@ -38,10 +38,11 @@ will meet:
   interpolates between them, since a kernel's rate changes several times between a block
   that fits in cache and one that streams from memory.
 * **Reference training steps** (:mod:`pargnn.cost.reference`): a fixed GCN on a fixed
-  synthetic graph is trained for a few steps on the ``P`` processes, with 1D and with
-  sparsity-aware 1D, and predicted from the fits above; the excess of the first per
-  collective call is the profile's ``sync_seconds``, that of the second per all-to-all
-  call its ``all_to_all_sync_seconds``.
+  synthetic graph is trained for a few steps on the ``P`` processes, with 1D, with
+  sparsity-aware 1D and with 3D, and predicted from the fits above; the excess of the
+  first per collective call is the profile's ``sync_seconds``, that of the second per
+  all-to-all call its ``all_to_all_sync_seconds``, that of the third per reduce-scatter
+  call its ``reduce_scatter_sync_seconds``.
 * **SpMM alone** (on the calling process, once the workers have exited): the same products
   again, on one process; the median ratio of the times together to alone is the profile's
   ``kernel_concurrency``, which the planner uses to bring its own timings of a graph's
@@ -472,8 +473,8 @@ def _measure(ctx: WorkerContext, plan: _Plan) -> _RankReport:
     clock = _Clock(ctx, plan)
     collectives = _time_collectives(ctx, plan, clock)
     kernels = _time_kernels(ctx, plan, clock)
-    _say(plan, ctx, f"a reference training step on {ctx.world_size} process(es), 1D and "
-         "sparsity-aware")
+    _say(plan, ctx, f"a reference training step on {ctx.world_size} process(es): 1D, "
+         "sparsity-aware 1D and 3D")
     clock.barrier()
     steps = reference_steps(ctx, plan.quick)
     return _RankReport(torch.get_num_threads(), collectives, kernels, steps)
@@ -674,5 +675,7 @@ def calibrate(nprocs: int, threads: int | None = None, device: str = "auto",
         progress("predicting the reference steps")
     steps = tuple(max(r.reference_seconds[k] for r in reports)  # a step ends with its
                   for k in range(len(LAYOUTS)))                # slowest rank
-    sync, all_to_all = sync_from_reference(steps, profile, quick)
-    return dataclasses.replace(profile, sync_seconds=sync, all_to_all_sync_seconds=all_to_all)
+    terms = sync_from_reference(steps, profile, quick)
+    return dataclasses.replace(profile, sync_seconds=terms.sync,
+                               all_to_all_sync_seconds=terms.all_to_all,
+                               reduce_scatter_sync_seconds=terms.reduce_scatter)

@@ -265,12 +265,20 @@ class Prediction:
 
 def comm_seconds(traffic: Traffic, profile: Profile) -> float:
     """Every call priced by its collective's fit, plus the profile's synchronisation cost
-    per call and, for an all-to-all, per peer (:func:`all_to_all_sync`)."""
+    per call and, for an all-to-all, per peer (:func:`all_to_all_sync`), for a
+    reduce-scatter, per call (see :mod:`pargnn.cost.reference`)."""
     return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
-               + (profile.sync_seconds
-                  + (all_to_all_sync(profile, group) if op == "all_to_all" else 0.0)) * calls
+               + (profile.sync_seconds + _extra_sync(profile, op, group)) * calls
                for key, calls in traffic.call_counts.items()
                for _, op, group in [key])
+
+
+def _extra_sync(profile: Profile, op: str, group: int) -> float:
+    if op == "all_to_all":
+        return all_to_all_sync(profile, group)
+    if op == "reduce_scatter":
+        return profile.reduce_scatter_sync_seconds
+    return 0.0
 
 
 def all_to_all_sync(profile: Profile, group: int) -> float:

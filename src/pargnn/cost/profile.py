@@ -124,8 +124,9 @@ class Profile:
     ``sync_seconds`` is what a collective call costs inside a training step beyond its fit
     (waiting for the last rank to arrive, being woken and scheduled again, imbalance that
     adds up phase by phase); ``all_to_all_sync_seconds`` what an all-to-all call over all
-    ``nprocs`` processes costs beyond that (a smaller group pays its share per peer).
-    ``pargnn calibrate`` measures both on reference training steps
+    ``nprocs`` processes costs beyond that (a smaller group pays its share per peer);
+    ``reduce_scatter_sync_seconds`` what a reduce-scatter call costs beyond it.
+    ``pargnn calibrate`` measures the three on reference training steps
     (:mod:`pargnn.cost.reference`). ``kernel_concurrency`` is how many times slower a sparse
     product ran with all ``nprocs`` processes computing at once than on one process alone
     (calibrated CPU profiles; ``None``: assume ``max(1, nprocs threads / cores)``).
@@ -142,6 +143,7 @@ class Profile:
     links: tuple[Link, ...] = ()
     sync_seconds: float = 0.0  # per collective call, beyond its latency (calibrated only)
     all_to_all_sync_seconds: float = 0.0  # per all-to-all over nprocs, beyond sync_seconds
+    reduce_scatter_sync_seconds: float = 0.0  # per reduce-scatter, beyond sync_seconds
     # calibrated CPU: how much slower SpMM ran with all nprocs processes at once than alone
     kernel_concurrency: float | None = None
     memory_bytes: int | None = None
@@ -211,6 +213,8 @@ class Profile:
                 links=tuple(Link(**lk) for lk in data.get("links", [])),
                 sync_seconds=float(data.get("sync_seconds", 0.0)),
                 all_to_all_sync_seconds=float(data.get("all_to_all_sync_seconds", 0.0)),
+                reduce_scatter_sync_seconds=float(data.get("reduce_scatter_sync_seconds",
+                                                           0.0)),
                 kernel_concurrency=(None if data.get("kernel_concurrency") is None
                                     else float(data["kernel_concurrency"])),
                 memory_bytes=(None if data.get("memory_bytes") is None

@@ -11,7 +11,7 @@ collectives reproduced only a fraction of it.
 
 So calibration also trains a fixed reference model -- a 2-layer GCN on a synthetic
 stochastic block model graph, the same on every machine (:data:`REFERENCE`) -- for a few
-steps on its ``P`` processes, in two layouts (:data:`LAYOUTS`), and the planner predicts
+steps on its ``P`` processes, in three layouts (:data:`LAYOUTS`), and the planner predicts
 each step from the fits just measured:
 
 * **1D** (broadcasts and all-reduces): what the measured step exceeds the prediction by,
@@ -23,7 +23,14 @@ each step from the fits just measured:
   turn, so the planner adds it per peer: ``(g - 1) / (P - 1)`` of it to an all-to-all
   over ``g`` processes (:func:`pargnn.cost.planner.all_to_all_sync`). On 8 processes
   sharing 2 cores it came to 10.7 ms per call over all 8, beyond the 4.0 ms of the 1D
-  term.
+  term;
+* **3D** on its default grid (its layers reduce-scatter the partial sums): what that
+  step exceeds its prediction with both terms by, divided by its reduce-scatter calls, is
+  ``reduce_scatter_sync_seconds``, added to every reduce-scatter call. A reduce-scatter
+  on gloo takes freshly allocated buffers as training hands it, and starts after a
+  product whose length differs from rank to rank; on the 2-core machine the term came to
+  1-2 ms per call at P = 2 and 4, where the 3D step ran 12% and 11% over its prediction
+  without it, and 0 at P = 8.
 
 They are corrections measured on one workload and spread over calls, not a model of their
 causes; ``benchmarks/planner`` says how well they carry to other graphs and layouts.
@@ -35,6 +42,7 @@ import dataclasses
 import functools
 import statistics
 import time
+from typing import NamedTuple
 
 import torch
 
@@ -55,7 +63,7 @@ QUICK_REFERENCE = "sbm:nodes=3000,blocks=6,degree=8,homophily=0.8,features=32,se
 HIDDEN = 64
 # (algorithm, partition): the communities of the reference graph lie in vertex order, so
 # its block partition is a good one and needs no METIS
-LAYOUTS = (("1d", None), ("sa1d", "block"))
+LAYOUTS = (("1d", None), ("sa1d", "block"), ("3d", None))
 WARM_UP, TIMED = 3, 12
 QUICK_WARM_UP, QUICK_TIMED = 2, 3
 ROUNDS = 3  # turns each layout takes, sharing its TIMED (QUICK_TIMED) steps
@@ -72,8 +80,9 @@ def reference_steps(ctx: WorkerContext, quick: bool) -> tuple[float, ...]:
     """This worker's median reference step in each of :data:`LAYOUTS`, in that order.
 
     The layouts take turns, :data:`ROUNDS` blocks of steps each, so that a spell of load
-    on the machine falls on both: the all-to-all term is a small difference between them,
-    spread over few calls, and a shift of 10 ms in one step moved it by 2 ms per call.
+    on the machine falls on all of them: the all-to-all and reduce-scatter terms are small
+    differences between them, spread over few calls, and a shift of 10 ms in one step moved
+    the all-to-all term by 2 ms per call.
     Every rank of the calibration calls this at the same point, as training would.
     """
     runs = [_ReferenceRun(ctx, quick, algo, partition) for algo, partition in LAYOUTS]
@@ -112,11 +121,19 @@ class _ReferenceRun:
         return time.perf_counter() - start
 
 
+class SyncTerms(NamedTuple):
+    """The profile's corrections, in seconds per call (see the module's docstring)."""
+
+    sync: float
+    all_to_all: float
+    reduce_scatter: float
+
+
 def sync_from_reference(measured: tuple[float, ...], profile: Profile, quick: bool
-                        ) -> tuple[float, float]:
-    """``sync_seconds`` and ``all_to_all_sync_seconds`` from the measured reference steps
-    (the slowest rank's median, one per layout of :data:`LAYOUTS`): each the excess of a
-    step over its prediction from ``profile``, per call it is spread over; 0 where the
+                        ) -> SyncTerms:
+    """The sync terms from the measured reference steps (the slowest rank's median, one
+    per layout of :data:`LAYOUTS`): each the excess of a step over its prediction from
+    ``profile`` with the terms before it, per call it is spread over; 0 where the
     prediction is not below the measurement."""
     config = reference_config(profile.nprocs, quick)
     graph = load_dataset(config.dataset)
@@ -140,7 +157,10 @@ def sync_from_reference(measured: tuple[float, ...], profile: Profile, quick: bo
         seconds = measured[LAYOUTS.index(layout)] - prediction.epoch_seconds
         return max(0.0, seconds / calls) if calls else 0.0
 
-    unsynced = dataclasses.replace(profile, sync_seconds=0.0, all_to_all_sync_seconds=0.0)
-    sync = excess(LAYOUTS[0], unsynced, None)
-    synced = dataclasses.replace(unsynced, sync_seconds=sync)
-    return sync, excess(LAYOUTS[1], synced, "all_to_all")
+    profile = dataclasses.replace(profile, sync_seconds=0.0, all_to_all_sync_seconds=0.0,
+                                  reduce_scatter_sync_seconds=0.0)
+    sync = excess(LAYOUTS[0], profile, None)
+    profile = dataclasses.replace(profile, sync_seconds=sync)
+    all_to_all = excess(LAYOUTS[1], profile, "all_to_all")
+    profile = dataclasses.replace(profile, all_to_all_sync_seconds=all_to_all)
+    return SyncTerms(sync, all_to_all, excess(LAYOUTS[2], profile, "reduce_scatter"))
