@@ -59,7 +59,7 @@ GRAPHS = {
     "cora": "cora",
 }
 # the first warms up, the second measures memory under the profiler; the median of the
-# other 15: one epoch here ranges over 2x, and a median of 5 moved 15% between two runs
+# other 15 (single epochs here range over 2x)
 EPOCHS = 17
 TIMED_FROM = 2
 THRESHOLD_TIME, THRESHOLD_CHOICE, THRESHOLD_MEMORY = 0.30, 0.15, 0.25

@@ -26,11 +26,11 @@ each step from the fits just measured:
   term;
 * **3D** on its default grid (its layers reduce-scatter the partial sums): what that
   step exceeds its prediction with both terms by, divided by its reduce-scatter calls, is
-  ``reduce_scatter_sync_seconds``, added to every reduce-scatter call. A reduce-scatter
-  on gloo takes freshly allocated buffers as training hands it, and starts after a
-  product whose length differs from rank to rank; on the 2-core machine the term came to
-  1-2 ms per call at P = 2 and 4, where the 3D step ran 12% and 11% over its prediction
-  without it, and 0 at P = 8.
+  ``reduce_scatter_sync_seconds``, added to every reduce-scatter call. Training hands
+  gloo's reduce-scatter freshly allocated buffers and starts it after a product whose
+  length differs from rank to rank. On the 2-core machine, without it, the
+  3D step ran 12% and 11% over its prediction at P = 2 and 4; the term came to 0-2.5 ms
+  per call there in two calibrations, and 0.2 ms at P = 8.
 
 They are corrections measured on one workload and spread over calls, not a model of their
 causes; ``benchmarks/planner`` says how well they carry to other graphs and layouts.
