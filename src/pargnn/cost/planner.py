@@ -264,9 +264,9 @@ class Prediction:
 
 
 def comm_seconds(traffic: Traffic, profile: Profile) -> float:
-    """Every call priced by its collective's fit, plus the profile's synchronisation cost
-    per call and, for an all-to-all, per peer (:func:`all_to_all_sync`), for a
-    reduce-scatter, per call (see :mod:`pargnn.cost.reference`)."""
+    """Every call priced by its collective's fit, plus the profile's sync term per call
+    and the extra term of an all-to-all (per peer, :func:`all_to_all_sync`) or a
+    reduce-scatter (see :mod:`pargnn.cost.reference`)."""
     return sum(profile.collective(op, group).seconds(traffic.call_bytes[key], calls)
                + (profile.sync_seconds + _extra_sync(profile, op, group)) * calls
                for key, calls in traffic.call_counts.items()
@@ -274,6 +274,7 @@ def comm_seconds(traffic: Traffic, profile: Profile) -> float:
 
 
 def _extra_sync(profile: Profile, op: str, group: int) -> float:
+    """What one call of ``op`` over ``group`` processes pays beyond ``sync_seconds``."""
     if op == "all_to_all":
         return all_to_all_sync(profile, group)
     if op == "reduce_scatter":

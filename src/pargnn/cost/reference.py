@@ -28,9 +28,9 @@ each step from the fits just measured:
   step exceeds its prediction with both terms by, divided by its reduce-scatter calls, is
   ``reduce_scatter_sync_seconds``, added to every reduce-scatter call. Training hands
   gloo's reduce-scatter freshly allocated buffers and starts it after a product whose
-  length differs from rank to rank. On the 2-core machine, without it, the
-  3D step ran 12% and 11% over its prediction at P = 2 and 4; the term came to 0-2.5 ms
-  per call there in two calibrations, and 0.2 ms at P = 8.
+  length differs from rank to rank. On the 2-core machine, without the term, the 3D step
+  ran 12% and 11% over its prediction at P = 2 and 4; the term came to 0-2.5 ms per call
+  there in two calibrations, and 0.2 ms at P = 8.
 
 They are corrections measured on one workload and spread over calls, not a model of their
 causes; ``benchmarks/planner`` says how well they carry to other graphs and layouts.
