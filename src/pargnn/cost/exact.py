@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
@@ -237,13 +237,18 @@ class GridRank:
     index_bytes: int
 
 
-def grid_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
-              value_bytes: int) -> GridRank:
+def grid_place(spec: GridSpec, n: int, rank: int) -> tuple[GridLayout, int, int, int]:
+    """The grid's layout and ``rank``'s coordinates ``(i, j, layer)`` in it."""
     rows, cols, layers = spec.shape
-    layout = GridLayout(n, rows, cols, layers)
     i, rest = divmod(rank, cols * layers)
     j, layer = divmod(rest, layers)
-    blocks = [layout.block(s, layer) for s in range(rows)]
+    return GridLayout(n, rows, cols, layers), i, j, layer
+
+
+def grid_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
+              value_bytes: int) -> GridRank:
+    layout, i, j, layer = grid_place(spec, n, rank)
+    blocks = [layout.block(s, layer) for s in range(layout.rows)]
     counts = count_blocks(at, a, layout.grid_row(i), blocks)
     index_bytes = INDEX_BYTES[max(n, as_index(at).nnz) < 2**31]
     return GridRank(layout, i, j, layer, counts, value_bytes, index_bytes)
@@ -443,15 +448,20 @@ class ReplicatedRank:
         return range(int(off[self.r]), int(off[self.r + 1]))
 
 
-def replicated_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
-                    value_bytes: int) -> ReplicatedRank:
+def team_place(spec: GridSpec, n: int, rank: int, value_bytes: int) -> ReplicatedRank:
+    """``rank``'s team and stages in the 1.5D layout, without its blocks' counts."""
     teams, c = spec.shape
     i, r = divmod(rank, c)
-    offsets = balanced_offsets(n, teams)
-    probe = ReplicatedRank(n, teams, c, i, r, BlockCounts((), ()), value_bytes)
-    rows = (int(offsets[i]), int(offsets[i + 1]))
+    return ReplicatedRank(n, teams, c, i, r, BlockCounts((), ()), value_bytes)
+
+
+def replicated_rank(spec: GridSpec, n: int, at: Matrix, a: Matrix, rank: int,
+                    value_bytes: int) -> ReplicatedRank:
+    probe = team_place(spec, n, rank, value_bytes)
+    offsets = balanced_offsets(n, probe.teams)
+    rows = (int(offsets[probe.i]), int(offsets[probe.i + 1]))
     blocks = [(int(offsets[s]), int(offsets[s + 1])) for s in probe.stages()]
-    return ReplicatedRank(n, teams, c, i, r, count_blocks(at, a, rows, blocks), value_bytes)
+    return replace(probe, counts=count_blocks(at, a, rows, blocks))
 
 
 def replicated_spmm(t: Traffic, r: ReplicatedRank, width: int, phase: str) -> None:

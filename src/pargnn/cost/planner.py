@@ -42,12 +42,14 @@ from pargnn.cost.exact import (
     BlockIndex,
     Op,
     Traffic,
+    grid_place,
     grid_rank,
     matrix_of,
     model_ops,
     predict_epoch,
     replicated_rank,
     selected_ranks,
+    team_place,
 )
 from pargnn.cost.memory import Buffers, Memory, csr_bytes, rank_memory
 from pargnn.cost.profile import Profile
@@ -356,8 +358,7 @@ def rank_blocks(problem: Problem, candidate: Candidate, partitions: PartitionSou
         stride = stride_for(problem.nnz)  # each team member: its stages' columns
         out = []
         for rank in range(spec.size):
-            team = replicated_rank(spec, problem.n, problem.at, problem.a, rank,
-                                   problem.value_bytes)
+            team = team_place(spec, problem.n, rank, problem.value_bytes)
             ranges = [(int(bounds[s]), int(bounds[s + 1])) for s in team.stages()]
             rows = (int(bounds[team.i]), int(bounds[team.i + 1]))
             out.append(grid_blocks(at, a, rows, ranges, stride, full_width))
@@ -365,15 +366,14 @@ def rank_blocks(problem: Problem, candidate: Candidate, partitions: PartitionSou
     stride = stride_for(spec.shape[1] * problem.nnz)  # a grid row's, on each grid column
     out = []
     for rank in range(spec.size):
-        g = grid_rank(spec, problem.n, problem.at, problem.a, rank, problem.value_bytes)
-        lay = g.layout
-        ranges = [lay.block(s, g.layer) for s in range(lay.rows)]
+        lay, i, j, layer = grid_place(spec, problem.n, rank)
+        ranges = [lay.block(s, layer) for s in range(lay.rows)]
 
-        def columns(width: int, j: int = g.j, layout: GridLayout = lay) -> int:
+        def columns(width: int, j: int = j, layout: GridLayout = lay) -> int:
             lo, hi = layout.features(width, j)
             return hi - lo
 
-        out.append(grid_blocks(at, a, lay.grid_row(g.i), ranges, stride, columns))
+        out.append(grid_blocks(at, a, lay.grid_row(i), ranges, stride, columns))
     return out
 
 
@@ -549,7 +549,7 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
                              problem.parameters, problem.value_bytes, problem.dropout, buffers)
         costs.append(RankCost(t, work, memory, comm_seconds(t, profile), pace * seconds))
     busiest = max(range(len(costs)), key=lambda k: costs[k].seconds)
-    return Prediction(candidate, costs, profile.memory_bytes, float(factors[busiest]))
+    return Prediction(candidate, costs, profile.memory_bytes, factors[busiest])
 
 
 @dataclass
