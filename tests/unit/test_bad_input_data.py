@@ -249,8 +249,11 @@ def test_empty_edgelist_graph(tmp_path: Path) -> None:
 # -- npz ---------------------------------------------------------------------------------------
 def test_npz_edge_index_out_of_range(tmp_path: Path) -> None:
     path = _npz(tmp_path / "g.npz", indices=np.array([1, 3]))
-    with pytest.raises(GraphError, match="edge index 3 is out of range for a graph with 3"):
+    with pytest.raises(DatasetError) as err:
         load_npz(path)
+    msg = str(err.value)
+    assert str(path) in msg and "edge index 3 is out of range for a graph with 3" in msg
+    assert "at indices[1]; valid ids are 0..2" in msg
 
 
 def test_npz_nan_features(tmp_path: Path) -> None:
@@ -331,9 +334,8 @@ def _bad_dataset(kind: str, root: Path, cora: Path) -> tuple[Path, str]:
         (cora / "ind.cora.graph").write_bytes(
             pickle.dumps({0: _RunsShell(f"touch {root / 'ran'}")}, protocol=2))
         return cora, "refusing"
-    if kind == "csv-non-numeric":
-        return _karateclub(root / "kc", "id_1,id_2\n0,1\n", "node_id,feature_id,value\n0,0,x\n",
-                           "id,target\n0,0\n1,1\n"), "features.csv"
+    if kind.startswith("csv-"):
+        return _bad_karateclub(kind, root / "kc")
     arrays: dict[str, dict[str, object]] = {
         "edge-out-of-range": {"indices": np.array([1, 7])},
         "nan-features": {"features": np.full((3, 2), np.nan, np.float32)},
@@ -341,15 +343,35 @@ def _bad_dataset(kind: str, root: Path, cora: Path) -> tuple[Path, str]:
         "empty-graph": {"indptr": np.array([0]), "indices": np.array([], np.int64),
                         "features": np.zeros((0, 2), np.float32),
                         "labels": np.array([], np.int64)},
+        "empty-train": {"test_mask": np.array([True, True, True])},
     }
     phrases = {"edge-out-of-range": "edge index 7 is out of range", "nan-features": "NaN",
-               "label-out-of-range": "label 9 is out of range", "empty-graph": "empty"}
+               "label-out-of-range": "label 9 is out of range", "empty-graph": "empty",
+               "empty-train": "the train split is empty"}
     return _npz(root / f"{kind}.npz", **arrays[kind]), phrases[kind]
 
 
+def _bad_karateclub(kind: str, folder: Path) -> tuple[Path, str]:
+    """A karateclub folder with one kind of bad data, and a phrase its error must contain."""
+    edges, target = "id_1,id_2\n0,1\n", "id,target\n0,0\n1,1\n"
+    feats = "node_id,feature_id,value\n0,0,1\n"
+    cases = {
+        "csv-non-numeric": (edges, "node_id,feature_id,value\n0,0,x\n", target,
+                            "features.csv"),
+        "csv-unlisted-vertex": (edges + "1,99\n", feats, target,
+                                "edges.csv, line 3: vertex id 99 is out of range"),
+        "csv-wild-id": (edges + f"1,{10**12}\n", feats, target, "(valid ids are 0..1)"),
+        "csv-duplicate-target": (edges, feats, target + "1,0\n",
+                                 "target.csv, lines 3 and 4: vertex 1 is listed twice"),
+    }
+    e, f, t, phrase = cases[kind]
+    return _karateclub(folder, e, f, t), phrase
+
+
 @pytest.mark.parametrize("kind", [
-    "truncated-pickle", "forbidden-class", "csv-non-numeric", "edge-out-of-range",
-    "nan-features", "label-out-of-range", "empty-graph",
+    "truncated-pickle", "forbidden-class", "csv-non-numeric", "csv-unlisted-vertex",
+    "csv-wild-id", "csv-duplicate-target", "edge-out-of-range", "nan-features",
+    "label-out-of-range", "empty-graph", "empty-train",
 ])
 def test_cli_refuses_bad_data_cleanly(kind: str, cora_copy: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
@@ -366,6 +388,7 @@ def test_cli_refuses_bad_data_cleanly(kind: str, cora_copy: Path, tmp_path: Path
     text = captured.out + captured.err
     assert code == EXIT_USER_ERROR
     assert phrase in text and "pargnn: error:" in text
+    assert len(text.strip().splitlines()) == 1, text
     assert "Traceback" not in text
     assert list(out_dir.iterdir()) == [], "an output file was left behind"
     assert not (data_dir / "ran").exists()

@@ -177,9 +177,9 @@ def test_karateclub_musae_target_layout(tmp_path: Path) -> None:
 def test_karateclub_two_column_target_without_header(tmp_path: Path) -> None:
     (tmp_path / "edges.csv").write_text("id_1,id_2\n0,1\n")
     (tmp_path / "features.csv").write_text("node_id,feature_id,value\n0,0,1\n1,0,2\n")
-    (tmp_path / "target.csv").write_text("1,0\n")
+    (tmp_path / "target.csv").write_text("1,0\n0,-1\n")
     g = load_karateclub(tmp_path, name="tiny")
-    assert g.labels.tolist() == [-1, 0]  # vertex 0 has no target row: unlabelled
+    assert g.labels.tolist() == [-1, 0]  # vertex 0 is listed with target -1: unlabelled
     assert not g.train_mask[0] and not g.val_mask[0] and not g.test_mask[0]
 
 

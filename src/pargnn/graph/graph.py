@@ -13,6 +13,9 @@ Conventions
   ``indptr`` and ``indices`` always share one dtype, as torch's CSR tensors require.
 * ``labels[v] == -1`` marks a vertex without a label (CiteSeer has some); such a vertex may not
   appear in any mask.
+* The train split may not be empty: a graph nothing can be trained on is refused here, whichever
+  loader built it, with a message saying what would fix it. Empty validation and test splits
+  are allowed (the trainer reports their metrics as null).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import scipy.sparse as sp
 from pargnn.errors import GraphError
 
 INT32_MAX = np.iinfo(np.int32).max
+MASK_NAMES: tuple[str, ...] = ("train_mask", "val_mask", "test_mask")
 
 
 def index_dtype(n: int, nnz: int) -> type[np.signedinteger]:
@@ -42,7 +46,8 @@ class Graph:
         indices: CSR column indices, shape ``(nnz,)``; each in ``[0, n)``.
         features: vertex features, shape ``(n, f)``, float32, finite.
         labels: class per vertex, shape ``(n,)``, int64 in ``[-1, num_classes)``.
-        train_mask, val_mask, test_mask: boolean, shape ``(n,)``, pairwise disjoint.
+        train_mask, val_mask, test_mask: boolean, shape ``(n,)``, pairwise disjoint, holding
+            labelled vertices only; ``train_mask`` selects at least one vertex.
         weights: optional edge weights, shape ``(nnz,)``, float32; ``None`` means all ones.
         num_classes: defaults to ``labels.max() + 1``.
 
@@ -202,6 +207,21 @@ def _validate_features(g: Graph, who: str, n: int) -> None:
 
 
 def _validate_labels_and_masks(g: Graph, who: str, n: int) -> None:
+    _validate_labels(g, who, n)
+    masks = {name: _validate_mask(g, who, n, name) for name in MASK_NAMES}
+    pairs = (("train_mask", "val_mask"), ("train_mask", "test_mask"), ("val_mask", "test_mask"))
+    for a, b in pairs:
+        both = masks[a] & masks[b]
+        if both.any():
+            raise GraphError(
+                f"{who}: {a} and {b} overlap in {int(both.sum())} vertices "
+                f"(e.g. vertex {int(np.argmax(both))}); a vertex may be in one split only"
+            )
+    if not masks["train_mask"].any():
+        raise GraphError(_empty_train_message(g, who, n))
+
+
+def _validate_labels(g: Graph, who: str, n: int) -> None:
     y = np.asarray(g.labels)
     if y.shape != (n,):
         raise GraphError(f"{who}: labels must have shape ({n},), got {y.shape}")
@@ -210,7 +230,10 @@ def _validate_labels_and_masks(g: Graph, who: str, n: int) -> None:
     y = np.ascontiguousarray(y, dtype=np.int64)
     k = g.num_classes if g.num_classes >= 0 else int(y.max()) + 1
     if k < 1:
-        raise GraphError(f"{who}: no vertex has a label; at least one class is needed")
+        raise GraphError(
+            f"{who}: no vertex has a label (every label is -1); label at least one vertex, "
+            f"so that there is a class and a training vertex"
+        )
     if y.min() < -1 or y.max() >= k:
         bad = int(y.min()) if y.min() < -1 else int(y.max())
         raise GraphError(
@@ -220,26 +243,36 @@ def _validate_labels_and_masks(g: Graph, who: str, n: int) -> None:
     _set(g, "labels", y)
     _set(g, "num_classes", k)
 
-    masks = {}
-    for name in ("train_mask", "val_mask", "test_mask"):
-        m = np.asarray(getattr(g, name))
-        if m.shape != (n,):
-            raise GraphError(f"{who}: {name} must have shape ({n},), got {m.shape}")
-        if m.dtype != np.bool_:
-            raise GraphError(f"{who}: {name} must be boolean, got dtype {m.dtype}")
-        masks[name] = np.ascontiguousarray(m)
-        _set(g, name, masks[name])
-        unlabelled = m & (y < 0)
-        if unlabelled.any():
-            raise GraphError(
-                f"{who}: {name} contains {int(unlabelled.sum())} unlabelled vertices "
-                f"(label -1), e.g. vertex {int(np.argmax(unlabelled))}"
-            )
-    pairs = (("train_mask", "val_mask"), ("train_mask", "test_mask"), ("val_mask", "test_mask"))
-    for a, b in pairs:
-        both = masks[a] & masks[b]
-        if both.any():
-            raise GraphError(
-                f"{who}: {a} and {b} overlap in {int(both.sum())} vertices "
-                f"(e.g. vertex {int(np.argmax(both))}); a vertex may be in one split only"
-            )
+
+def _validate_mask(g: Graph, who: str, n: int, name: str) -> np.ndarray:
+    m = np.asarray(getattr(g, name))
+    if m.shape != (n,):
+        raise GraphError(f"{who}: {name} must have shape ({n},), got {m.shape}")
+    if m.dtype != np.bool_:
+        raise GraphError(f"{who}: {name} must be boolean, got dtype {m.dtype}")
+    m = np.ascontiguousarray(m)
+    _set(g, name, m)
+    unlabelled = m & (g.labels < 0)
+    if unlabelled.any():
+        raise GraphError(
+            f"{who}: {name} contains {int(unlabelled.sum())} unlabelled vertices "
+            f"(label -1), e.g. vertex {int(np.argmax(unlabelled))}"
+        )
+    return m
+
+
+def _empty_train_message(g: Graph, who: str, n: int) -> str:
+    """Why a graph without training vertices is refused, and what would fix it."""
+    labelled = int((g.labels >= 0).sum())
+    split = str(g.meta.get("split", ""))
+    fix = (
+        "label more vertices or raise the train fraction"
+        if split.startswith("random")
+        else "give a train_mask that selects at least one labelled vertex"
+    )
+    how = f"; split: {split}" if split else ""
+    return (
+        f"{who}: the train split is empty (train_mask selects none of the {n} vertices, "
+        f"{labelled} of them labelled{how}); training needs at least one training vertex: "
+        f"{fix}. Empty validation and test splits are allowed"
+    )

@@ -7,6 +7,12 @@ the same vertices without having to communicate.
 
 Only labelled vertices (``label >= 0``) are split; unlabelled ones (``-1``) stay out of every mask,
 as :class:`~pargnn.graph.Graph` requires.
+
+With the default fractions (60/20/20) any graph with at least one labelled vertex gets at least
+one training vertex (``round(0.6 * 1) == 1``). A smaller ``train`` can round the train split down
+to nothing (``round(0.2 * 2) == 0``); :class:`~pargnn.graph.Graph` refuses such a split with a
+message saying to label more vertices or raise the fraction, and the synthetic generators refuse
+the fraction up front. Empty validation and test splits are allowed.
 """
 
 from __future__ import annotations

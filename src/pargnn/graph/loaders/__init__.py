@@ -12,6 +12,14 @@ every problem a user can fix (a missing file, an unparsable cell, an untrusted p
 * :func:`load_edgelist`: a text edge list with feature and label sidecar files.
 * :func:`from_pyg`: a ``torch_geometric.data.Data`` or a duck-typed equivalent.
 
+Every loader refuses data that disagrees with itself, before anything is sized from it: the
+vertex count comes from what the dataset *lists* (karateclub: the rows of ``target.csv``; edge
+list: the feature rows; Planetoid: the feature rows and adjacency keys; npz and PyG: the arrays'
+lengths), never from the largest id, so an id outside that range is a ``DatasetError`` naming the
+file, the line (or array position) and the valid range; a vertex listed twice is refused,
+naming both lines. A split without training vertices is refused by
+:class:`~pargnn.graph.Graph` (a :class:`~pargnn.errors.GraphError`), whichever loader built it.
+
 :func:`pargnn.graph.datasets.load_dataset` picks the loader from a name or path.
 """
 

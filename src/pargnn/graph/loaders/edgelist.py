@@ -11,13 +11,20 @@ constant or degree feature and no labels would "load" and then fail, or worse, t
 nothing). So the loader looks for sidecar files next to the list, named after its stem:
 
 * ``<stem>.features.npy`` or ``<stem>.features.csv``: the dense ``(n, f)`` feature matrix, row
-  ``i`` for vertex ``i``; it fixes the vertex count ``n``, and an edge naming a vertex ``>= n``
-  is an error that names the line.
+  ``i`` for vertex ``i``. It is the file that *lists the vertices*: its ``n`` rows fix the
+  vertex count, and the graph never grows to fit an id.
 * ``<stem>.labels.npy`` or ``<stem>.labels.csv``: one integer class per vertex (``-1`` for
   unlabelled), or in CSV two columns ``id,label`` (vertices not listed are unlabelled).
 
 Without them :func:`load_edgelist` raises :class:`~pargnn.errors.DatasetError` naming the files it
 looked for. The split is :func:`~pargnn.graph.splits.random_split` (60/20/20, seed 0).
+
+Files that disagree are refused with a ``DatasetError`` naming the file, the line and the valid
+range, before anything is sized from them: an edge or an ``id,label`` row naming a vertex
+``>= n`` (an id of 10**12 is one line of error, not a terabyte allocation), a vertex given two
+``id,label`` rows (even with the same label; the message names both lines), and a label file
+whose length is not ``n``. A split with no training vertex is refused by
+:class:`~pargnn.graph.Graph`.
 
 Every user-facing problem (an unreadable file, a cell that is not a number, a ragged row) is a
 ``DatasetError`` naming the file and the line, never a traceback from the parser.
@@ -200,6 +207,21 @@ def check_ids_below(table: Table, ids: np.ndarray, n: int, what: str, why: str) 
         )
 
 
+def check_listed_once(table: Table, ids: np.ndarray, values: np.ndarray, what: str) -> None:
+    """Raise a DatasetError naming both lines of the first vertex id that occurs twice."""
+    order = np.argsort(ids, kind="stable")
+    dup = np.flatnonzero(ids[order[1:]] == ids[order[:-1]])
+    if not dup.size:
+        return
+    k = dup[np.argmin(order[dup + 1])]  # the repeat that comes first in the file
+    a, b = int(order[k]), int(order[k + 1])
+    raise DatasetError(
+        f"{table.path}, lines {int(table.lines[a])} and {int(table.lines[b])}: vertex "
+        f"{int(ids[a])} is listed twice ({what}s {values[a]:g} and {values[b]:g}); list each "
+        f"vertex once"
+    )
+
+
 def csr_from_edges(
     src: np.ndarray,
     dst: np.ndarray,
@@ -304,8 +326,10 @@ def read_labels(path: Path, n: int) -> np.ndarray:
         return int_column(table, 0, "label", minimum=-(2**31))
     ids = int_column(table, 0, "vertex id")
     check_ids_below(table, ids, n, "vertex id", f"the features have {n} rows")
+    labels = int_column(table, 1, "label", minimum=-(2**31))
+    check_listed_once(table, ids, labels, "label")
     y = np.full(n, -1, dtype=np.int64)
-    y[ids] = int_column(table, 1, "label", minimum=-(2**31))
+    y[ids] = labels
     return y
 
 

@@ -18,6 +18,13 @@ Keys:
 A file written by ``scipy.sparse.save_npz`` holds only an adjacency matrix; it is recognised
 and refused with a message saying which keys are missing and how to write a complete file
 (:func:`save_npz`).
+
+The vertex count ``n`` is the length of ``labels``; ``features`` must have ``n`` rows and
+``indptr`` ``n + 1`` entries. Arrays that disagree on ``n``, or an entry of ``indices`` outside
+``0..n-1``, are a :class:`~pargnn.errors.DatasetError` naming the file, the key, the position
+and the valid range (nothing is sized from an index, so a wild one costs no memory). Stored
+masks must select at least one training vertex (:class:`~pargnn.graph.Graph` refuses an
+empty train split; empty validation and test masks are allowed).
 """
 
 from __future__ import annotations
@@ -97,14 +104,42 @@ def _scalar(path: Path, arrays: dict[str, np.ndarray], key: str) -> object:
     return v.item()
 
 
-def load_npz(path: str | os.PathLike[str], *, seed: int = 0) -> Graph:
-    """Load a pargnn ``.npz`` (see the module docstring for the keys)."""
-    path = Path(path)
-    arrays = _read_arrays(path)
-    _check_keys(path, arrays)
+def _check_sizes(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays agree on the vertex count ``n`` (labels' length) and index only below it."""
     labels = arrays["labels"]
     if labels.ndim != 1:
         raise DatasetError(f"{path}: labels must be 1-D (one class per vertex), got {labels.shape}")
+    n = int(labels.shape[0])
+    x, indptr = arrays["features"], arrays["indptr"]
+    for key, unit, size, want in (("features", "rows", x.shape[:1], n),
+                                  ("indptr", "entries", indptr.shape[:1], n + 1)):
+        if size and size[0] != want:
+            raise DatasetError(
+                f"{path}: {key} has {size[0]} {unit} but labels has {n} (one per vertex), so "
+                f"{key} needs {want}; the arrays disagree on the number of vertices"
+            )
+    _check_indices(path, arrays["indices"], n)
+
+
+def _check_indices(path: Path, indices: np.ndarray, n: int) -> None:
+    if indices.ndim != 1 or not indices.size or not np.issubdtype(indices.dtype, np.integer):
+        return  # the Graph's own checks name these
+    bad = (indices < 0) | (indices >= n)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise DatasetError(
+            f"{path}: edge index {int(indices[k])} is out of range for a graph with {n} "
+            f"vertices (at indices[{k}]; valid ids are 0..{n - 1}, as labels has {n} entries)"
+        )
+
+
+def load_npz(path: str | os.PathLike[str], *, seed: int = 0) -> Graph:
+    """Load a pargnn ``.npz`` (see the module docstring for the keys and the checks)."""
+    path = Path(path)
+    arrays = _read_arrays(path)
+    _check_keys(path, arrays)
+    _check_sizes(path, arrays)
+    labels = arrays["labels"]
     if any(k in arrays for k in MASK_KEYS):
         train, val, test = (_mask(path, arrays, k, labels.shape[0]) for k in MASK_KEYS)
         split = "stored"

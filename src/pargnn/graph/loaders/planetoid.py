@@ -13,12 +13,21 @@ The graph and split follow Kipf & Welling's ``load_data`` and PyG's ``read_plane
   ``test.index[k]`` (the ids are not contiguous and not in order).
 * train = ``range(len(y))``, val = ``range(len(y), len(y) + 500)``, test = the ids of
   ``test.index``. This is the public split of Yang et al. (2016): 20 vertices per class.
-* There are ``max(len(allx), max(test.index) + 1)`` vertices. CiteSeer's graph has 15 ids in
-  ``min..max`` of ``test.index`` that have no features and no label (isolated vertices). PyG
-  gives them zero features and label 0 (the argmax of a zero row); here they get zero features
-  and label ``-1`` (unlabelled), so no metric counts them. They are not in ``test.index``, so the
-  test mask is the same as PyG's either way. Any all-zero one-hot row in ``ally``/``ty`` is
-  likewise read as unlabelled and kept out of the masks (none occur in Cora or CiteSeer).
+* The vertices are those the files list: ``n = max(len(allx) + len(tx), len(graph))``, the
+  feature rows or the keys of the adjacency dict, whichever are more (the same ``n`` as PyG's
+  ``max(len(allx), max(test.index) + 1)`` on Cora, CiteSeer and PubMed, whose dicts hold every
+  vertex as a key). CiteSeer's dict lists 15 vertices that have no features and no label
+  (isolated ids between test ids). PyG gives them zero features and label 0 (the argmax of a
+  zero row); here they get zero features and label ``-1`` (unlabelled), so no metric counts
+  them. They are not in ``test.index``, so the test mask is the same as PyG's either way. Any
+  all-zero one-hot row in ``ally``/``ty`` is likewise read as unlabelled and kept out of the
+  masks (none occur in Cora or CiteSeer).
+* Files that disagree are refused before anything is sized from an id, with a
+  :class:`~pargnn.errors.DatasetError` naming the file (and the line of ``test.index``) and the
+  valid range: a test id outside ``len(allx)..n-1`` (it would collide with a non-test vertex or
+  invent vertices; a wild id is one line of error, not a terabyte allocation), a test id listed
+  twice, an adjacency key or neighbour outside ``0..n-1``, and an empty ``y`` (the public split
+  would have no training vertex).
 * Edges: ``i -> j`` for each ``j`` in ``graph[i]``, with duplicates and self-loops removed (as
   PyG does; the dict-of-lists holds a few of both). The dict already lists both directions.
 * Features are the raw binary bag-of-words; row normalisation is the trainer's job.
@@ -37,7 +46,7 @@ import pickle
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import scipy.sparse as sp
@@ -132,21 +141,43 @@ def _one_hot_to_labels(onehot: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _read_test_index(path: Path) -> np.ndarray:
+def _read_test_index(path: Path) -> tuple[list[int], list[int]]:
+    """The test vertex ids, and the line each is on."""
     try:
         text = path.read_text(encoding="ascii")
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read the file ({exc})") from None
-    ids = []
+    ids: list[int] = []
+    lines: list[int] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             if not line.strip().isdigit():
                 raise DatasetError(f"{path}, line {lineno}: {line.strip()!r} is not a vertex id")
             ids.append(int(line))
+            lines.append(lineno)
     if not ids:
         raise DatasetError(f"{path}: the test index is empty")
+    return ids, lines
+
+
+def _check_test_index(path: Path, ids: list[int], lines: list[int], first: int, n: int,
+                      listed: str) -> np.ndarray:
+    """The test ids as an array, each checked to be in ``first..n-1`` and listed once."""
+    seen: dict[int, int] = {}
+    for v, lineno in zip(ids, lines, strict=True):
+        if not first <= v < n:
+            raise DatasetError(
+                f"{path}, line {lineno}: test vertex {v} is out of range (valid test ids are "
+                f"{first}..{n - 1}, after the {first} non-test vertices); {listed}"
+            )
+        if v in seen:
+            raise DatasetError(
+                f"{path}, lines {seen[v]} and {lineno}: test vertex {v} is listed twice; "
+                f"list each vertex once"
+            )
+        seen[v] = lineno
     return np.asarray(ids, dtype=np.int64)
 
 
@@ -155,58 +186,92 @@ def planetoid_paths(folder: Path, name: str) -> dict[str, Path]:
     return {part: folder / f"ind.{name}.{part}" for part in PLANETOID_PARTS}
 
 
-def _edges_from_dict(graph: object, path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _adjacency(graph: object, path: Path) -> Mapping[Any, Any]:
     if not isinstance(graph, Mapping):
         raise DatasetError(
             f"{path}: expected a dict of adjacency lists, got {type(graph).__name__}"
         )
+    return graph
+
+
+def _vertex_ids(values: Any, path: Path) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise DatasetError(
+            f"{path}: the adjacency dict holds something other than integer vertex ids "
+            f"({values!r:.80})"
+        ) from None
+
+
+def _edges_from_dict(graph: Mapping[Any, Any], path: Path, n: int,
+                     listed: str) -> tuple[np.ndarray, np.ndarray]:
+    """The edges ``key -> neighbour``, every key and neighbour checked to be in ``0..n-1``."""
     src: list[int] = []
     dst: list[int] = []
     for key, neighbours in graph.items():
-        nb = list(neighbours)
-        src.extend([int(key)] * len(nb))
-        dst.extend(int(j) for j in nb)
-    s, d = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
-    bad = (s < 0) | (s >= n) | (d < 0) | (d >= n)
-    if bad.any():
-        k = int(np.argmax(bad))
+        (u,) = _vertex_ids([key], path)
+        if not 0 <= u < n:
+            raise DatasetError(
+                f"{path}: the adjacency dict has a key {u}, out of range (valid ids are "
+                f"0..{n - 1}); {listed}"
+            )
+        nb = _vertex_ids(neighbours, path)
+        src.extend([u] * len(nb))
+        dst.extend(nb)
+    bad = next(((u, v) for u, v in zip(src, dst, strict=True) if not 0 <= v < n), None)
+    if bad is not None:
         raise DatasetError(
-            f"{path}: edge {s[k]} -> {d[k]} names a vertex outside 0..{n - 1} "
-            f"(the features and test index give {n} vertices)"
+            f"{path}: edge {bad[0]} -> {bad[1]} names a vertex out of range (valid ids are "
+            f"0..{n - 1}); {listed}"
         )
-    return s, d
+    return np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
 
 
-def _assemble(parts: dict[str, object], paths: dict[str, Path],
-              test_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Features, labels, the number of training vertices and of classes, test rows in place."""
-    allx = _dense(parts["allx"], paths["allx"], "features")
-    tx = _dense(parts["tx"], paths["tx"], "test features")
-    ally = _dense(parts["ally"], paths["ally"], "labels")
-    ty = _dense(parts["ty"], paths["ty"], "test labels")
-    y = _dense(parts["y"], paths["y"], "training labels")
-    _check_rows(paths, ("allx", allx), ("ally", ally))
-    _check_rows(paths, ("tx", tx), ("ty", ty), ("test.index", test_index))
-    if test_index.min() < allx.shape[0]:
+def _dense_parts(parts: dict[str, object], paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    """The feature and one-hot label matrices, with the row counts that must agree checked."""
+    what = {"allx": "features", "tx": "test features", "ally": "labels", "ty": "test labels",
+            "y": "training labels"}
+    dense = {part: _dense(parts[part], paths[part], w) for part, w in what.items()}
+    _check_rows(paths, ("allx", dense["allx"].shape[0]), ("ally", dense["ally"].shape[0]))
+    _check_rows(paths, ("tx", dense["tx"].shape[0]), ("ty", dense["ty"].shape[0]))
+    if dense["y"].shape[0] == 0:
         raise DatasetError(
-            f"{paths['test.index']}: test vertex {int(test_index.min())} collides with the "
-            f"{allx.shape[0]} non-test vertices of {paths['allx']}"
+            f"{paths['y']}: holds no training labels; the public split trains on the first "
+            f"len(y) vertices, so the train split would be empty (fetch the file again)"
         )
-    n = max(allx.shape[0], int(test_index.max()) + 1)
+    return dense
+
+
+def _vertex_count(dense: dict[str, np.ndarray], graph: Mapping[object, object],
+                  paths: dict[str, Path]) -> tuple[int, str]:
+    """The number of vertices the files list, and a phrase saying so for error messages."""
+    a, t, g = dense["allx"].shape[0], dense["tx"].shape[0], len(graph)
+    n = max(a + t, g)
+    return n, (
+        f"the files list {n} vertices ({paths['allx'].name} has {a} rows, {paths['tx'].name} "
+        f"{t}, {paths['graph'].name} {g} keys)"
+    )
+
+
+def _assemble(dense: dict[str, np.ndarray], test_index: np.ndarray,
+              n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the ``n`` vertices, test rows in place."""
+    allx, ally = dense["allx"], dense["ally"]
     x = np.zeros((n, allx.shape[1]), dtype=np.float32)
     labels = np.full(n, -1, dtype=np.int64)
     x[: allx.shape[0]] = allx
     labels[: ally.shape[0]] = _one_hot_to_labels(ally)
-    x[test_index] = tx
-    labels[test_index] = _one_hot_to_labels(ty)
-    return x, labels, int(y.shape[0]), int(ally.shape[1])
+    x[test_index] = dense["tx"]
+    labels[test_index] = _one_hot_to_labels(dense["ty"])
+    return x, labels
 
 
-def _check_rows(paths: dict[str, Path], *named: tuple[str, np.ndarray]) -> None:
-    counts = {part: arr.shape[0] for part, arr in named}
+def _check_rows(paths: dict[str, Path], *counted: tuple[str, int]) -> None:
+    counts = dict(counted)
     if len(set(counts.values())) > 1:
         detail = ", ".join(f"{paths[p].name}: {c}" for p, c in counts.items())
-        raise DatasetError(f"{paths[named[0][0]].parent}: row counts disagree ({detail})")
+        raise DatasetError(f"{paths[counted[0][0]].parent}: row counts disagree ({detail})")
 
 
 def load_planetoid(folder: str | os.PathLike[str], name: str) -> Graph:
@@ -223,15 +288,20 @@ def load_planetoid(folder: str | os.PathLike[str], name: str) -> Graph:
     if missing:
         raise DatasetError(f"{folder}: the Planetoid files {', '.join(missing)} are missing")
     parts = {part: restricted_load(p) for part, p in paths.items() if part != "test.index"}
-    test_index = _read_test_index(paths["test.index"])
-    x, labels, n_train, k = _assemble(parts, paths, test_index)
-    n = x.shape[0]
-    src, dst = _edges_from_dict(parts["graph"], paths["graph"], n)
+    dense = _dense_parts(parts, paths)
+    graph = _adjacency(parts["graph"], paths["graph"])
+    n, listed = _vertex_count(dense, graph, paths)
+    ids, lines = _read_test_index(paths["test.index"])
+    _check_rows(paths, ("tx", dense["tx"].shape[0]), ("test.index", len(ids)))
+    test_index = _check_test_index(paths["test.index"], ids, lines, dense["allx"].shape[0], n,
+                                   listed)
+    x, labels = _assemble(dense, test_index, n)
+    src, dst = _edges_from_dict(graph, paths["graph"], n, listed)
     indptr, indices, _ = csr_from_edges(src, dst, n, drop_self_loops=True)
-    train, val, test = _public_masks(n, n_train, test_index, labels)
+    train, val, test = _public_masks(n, dense["y"].shape[0], test_index, labels)
     return Graph(
         name=name, indptr=indptr, indices=indices, features=x, labels=labels,
-        train_mask=train, val_mask=val, test_mask=test, num_classes=k,
+        train_mask=train, val_mask=val, test_mask=test, num_classes=dense["ally"].shape[1],
         meta={"source": str(folder), "format": "planetoid", "split": "public (Yang et al. 2016)"},
     )
 

@@ -12,6 +12,13 @@ self-loops are kept as given. Without masks the split is
 :func:`~pargnn.graph.splits.random_split` (60/20/20, seed 0). Masks of shape ``(n, k)`` (several
 splits, as WikiCS ships) use split ``split_index``. Labels of shape ``(n, 1)`` are squeezed;
 multi-label ``(n, c)`` targets are refused, since pargnn trains single-label classifiers.
+
+The vertex count ``n`` is the number of rows of ``x``; a ``num_nodes`` that says otherwise, a
+``y`` of another length, or an ``edge_index`` entry outside ``0..n-1`` is a
+:class:`~pargnn.errors.DatasetError` naming the attribute, the position and the valid range,
+raised before anything is sized from the edges. Given masks must select at least one training
+vertex (:class:`~pargnn.graph.Graph` refuses an empty train split; empty validation and test
+masks are allowed).
 """
 
 from __future__ import annotations
@@ -91,15 +98,28 @@ def _edges(data: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
     ei = _required(data, "edge_index")
     if ei.ndim != 2 or ei.shape[0] != 2 or not np.issubdtype(ei.dtype, np.integer):
         raise DatasetError(f"from_pyg: edge_index must be an integer 2 x E array, got {ei.shape}")
-    if ei.size and (ei.min() < 0 or ei.max() >= n):
-        bad = int(ei.min()) if ei.min() < 0 else int(ei.max())
+    bad = (ei < 0) | (ei >= n)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
         raise DatasetError(
-            f"from_pyg: edge_index names vertex {bad}, out of range for {n} vertices "
-            f"(valid ids are 0..{n - 1})"
+            f"from_pyg: edge_index[{row}, {col}] names vertex {int(ei[row, col])}, out of range "
+            f"for {n} vertices (valid ids are 0..{n - 1}; n is the number of rows of x)"
         )
     w = getattr(data, "edge_weight", None)
     weights = None if w is None else _numpy(w).reshape(-1)
     return csr_from_edges(ei[0], ei[1], n, weights)
+
+
+def _num_nodes(data: Any, x: np.ndarray) -> int:
+    """The rows of ``x``, checked against ``num_nodes`` where the object states one."""
+    n = int(x.shape[0])
+    stated = getattr(data, "num_nodes", None)
+    if isinstance(stated, (int, np.integer)) and int(stated) != n:
+        raise DatasetError(
+            f"from_pyg: num_nodes is {int(stated)} but x has {n} rows (one per vertex); "
+            f"they must agree"
+        )
+    return n
 
 
 def from_pyg(data: Any, name: str = "pyg", *, seed: int = 0, split_index: int = 0) -> Graph:
@@ -116,8 +136,7 @@ def from_pyg(data: Any, name: str = "pyg", *, seed: int = 0, split_index: int = 
     x = _required(data, "x")
     if x.ndim != 2:
         raise DatasetError(f"from_pyg: x must be 2-D (n x f), got shape {x.shape}")
-    num_nodes = getattr(data, "num_nodes", None)
-    n = int(num_nodes) if isinstance(num_nodes, (int, np.integer)) else int(x.shape[0])
+    n = _num_nodes(data, x)
     y = _labels(_required(data, "y"), n)
     indptr, indices, weights = _edges(data, n)
     train, val, test = _masks(data, y, seed, split_index)

@@ -101,6 +101,9 @@ def check_common(who: str, p: CommonParams) -> None:
     check_real(who, "val", p.val, 0.0, 1.0)
     if p.train + p.val > 1.0 + 1e-9:
         raise fail(who, "val", p.val, f"train + val must be <= 1 (train={p.train!r})")
+    if p.train * p.nodes <= 0.5:  # random_split would round the train split down to nothing
+        raise fail(who, "train", p.train, f"it puts none of the {p.nodes} vertices in the train "
+                   f"split; training needs at least one, so make train * nodes at least 1")
     check_bool(who, "directed", p.directed)
     check_bool(who, "permute", p.permute)
 
