@@ -27,13 +27,14 @@ import math
 from dataclasses import dataclass
 
 from pargnn.cost.exact import Op, Traffic, model_ops, predict_epoch
+from pargnn.training.distributed import PreparedGraph, prepare_graph
+from pargnn.training.setup import build_model
+
+from pargnn.config import TrainConfig
 from pargnn.dist.grid import GridSpec, plan_grid
 from pargnn.errors import ConfigError
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.graph import Graph
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import PreparedGraph, prepare_graph
-from pargnn.training.setup import build_model
 
 WORD_BYTES = 4
 VALUE_BYTES = {"float32": 4, "float64": 8}

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pargnn.training.config import TrainConfig
+from pargnn.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = "import json, sys, pargnn; pargnn.train(pargnn.TrainConfig(**json.loads(sys.argv[1])))"

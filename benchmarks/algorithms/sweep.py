@@ -45,11 +45,11 @@ from costs import (
     load_problem,
     replication,
 )
+from pargnn.cost.exact import Traffic
 from runner import code_version, run_training
 
-from pargnn.cost.exact import Traffic
+from pargnn.config import TrainConfig
 from pargnn.dist.grid import GridSpec, plan_grid, valid_replications
-from pargnn.training.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 GRAPH = "rmat:nodes=32768,degree=16,features=128,classes=16"

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from runner import code_version, run_training
 
-from pargnn.training.config import TrainConfig
+from pargnn.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 GRAPH = "rmat:nodes=131072,degree=10,features=128,classes=16"

@@ -1,6 +1,6 @@
 """Bytes per epoch per rank: broadcast 1D against sparsity-aware 1D with random and METIS parts.
 
-For every graph and P the exact communication model (:mod:`pargnn.cost.exact`, held equal to
+For every graph and P the exact communication model (:mod:`pargnn.algorithms.exact`, held equal to
 the communication log to the byte by the test suite) gives each rank's bytes of one GCN
 training step (2 layers, hidden 64, float32) for five setups: ``1d`` (CAGNET's broadcast 1D
 on contiguous blocks), ``sa1d`` on a random partition, ``sa1d`` on a METIS partition, and, for
@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from pargnn.cost.exact import model_ops, predict_epoch
+from pargnn.training.distributed import prepare_graph
+from pargnn.training.setup import build_model
 
 from pargnn import train
-from pargnn.cost.exact import model_ops, predict_epoch
+from pargnn.config import TrainConfig
 from pargnn.dist.grid import REPLICATED, SPARSITY_AWARE, plan_grid
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.partition import partition_graph, partition_stats
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import prepare_graph
-from pargnn.training.setup import build_model
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[2] / "shared" / "datasets"

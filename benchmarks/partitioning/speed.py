@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from pargnn import train
-from pargnn.training.config import TrainConfig
+from pargnn.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = "sbm:nodes=262144,blocks=64,degree=12,homophily=0.9,features=128,sigma=1,seed=0"

@@ -1,7 +1,7 @@
 """Which layout wins where: the planner on the built-in cluster profiles, from statistics.
 
 Two graphs that are not materialised here, planned from their sizes alone
-(:mod:`pargnn.cost.statistics`: uniform blocks, random-partition halos, the busiest ranks):
+(:mod:`pargnn.planner.statistics`: uniform blocks, random-partition halos, the busiest ranks):
 
 * Reddit: 232,965 vertices, 114,615,892 non-zeros, 602 features, 41 classes;
 * an ogbn-papers100M-sized graph: 111,059,956 vertices, its 1,615,685,872 citations made
@@ -30,10 +30,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from pargnn.cost.planner import Plan, Prediction  # noqa: E402
-from pargnn.cost.profile import Profile, load_profile  # noqa: E402
-from pargnn.cost.statistics import GraphStatistics, plan_from_statistics  # noqa: E402
-from pargnn.training.config import TrainConfig  # noqa: E402
+from pargnn.config import TrainConfig  # noqa: E402
+from pargnn.planner.planner import Plan, Prediction  # noqa: E402
+from pargnn.planner.profile import Profile, load_profile  # noqa: E402
+from pargnn.planner.statistics import GraphStatistics, plan_from_statistics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

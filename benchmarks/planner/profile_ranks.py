@@ -19,16 +19,16 @@ import time
 from pathlib import Path
 
 import torch
+from pargnn.training.distributed import build_algorithm
+from pargnn.training.setup import build_model
 from torch.profiler import ProfilerActivity, profile
 
+from pargnn.config import TrainConfig
 from pargnn.dist.comm import CommLog, Communicator
 from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import WorkerContext, launch
 from pargnn.graph.datasets import load_dataset
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import build_algorithm
 from pargnn.training.loop import train_epoch
-from pargnn.training.setup import build_model
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 WARM_UP, TIMED = 3, 5

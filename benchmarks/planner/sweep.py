@@ -5,7 +5,7 @@ calibrate``, one thread per process, kept in ``results/profile-P{P}.json``), the
 predicts every candidate, and every algorithm valid for P is trained for real (its default
 grid; METIS for the sparsity-aware ones; plus the planner's choice when that is another
 layout), one thread per process. The planner times every rank's sparse products here
-(:func:`pargnn.cost.planner.measured_sparse`), as ``--algo auto`` does with a calibrated
+(:func:`pargnn.planner.planner.measured_sparse`), as ``--algo auto`` does with a calibrated
 profile. Each run's epoch is the median of its training steps from the third on: the first
 warms up, the second measures the training state under the profiler (``--trace-memory``).
 
@@ -37,19 +37,19 @@ sys.path.insert(0, str(HERE.parent / "algorithms"))
 
 from runner import code_version, run_training  # noqa: E402
 
-from pargnn.cost.calibrate import calibrate  # noqa: E402
-from pargnn.cost.planner import (  # noqa: E402
+from pargnn.config import TrainConfig  # noqa: E402
+from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
+from pargnn.graph.datasets import load_dataset  # noqa: E402
+from pargnn.graph.partition import Partition, partition_graph  # noqa: E402
+from pargnn.planner.calibrate import calibrate  # noqa: E402
+from pargnn.planner.planner import (  # noqa: E402
     Candidate,
     Plan,
     Problem,
     make_plan,
     measured_sparse,
 )
-from pargnn.cost.profile import Profile, load_profile, save_profile  # noqa: E402
-from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
-from pargnn.graph.datasets import load_dataset  # noqa: E402
-from pargnn.graph.partition import Partition, partition_graph  # noqa: E402
-from pargnn.training.config import TrainConfig  # noqa: E402
+from pargnn.planner.profile import Profile, load_profile, save_profile  # noqa: E402
 
 DATA = HERE.parents[2] / "shared" / "datasets"
 RESULTS = HERE / "results"

@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pargnn.training.setup import build_model, build_single_process
 from torch import Tensor
 
+from pargnn.config import TrainConfig
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic import rmat
 from pargnn.nn.models import GraphModel
-from pargnn.training.config import TrainConfig
 from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
-from pargnn.training.setup import build_model, build_single_process
 
 HERE = Path(__file__).resolve().parent
 Step = Callable[[], None]

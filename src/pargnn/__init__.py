@@ -16,17 +16,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pargnn.training.config import TrainConfig
-    from pargnn.training.loop import train
+    from pargnn.config import TrainConfig
     from pargnn.training.result import TrainResult
+    from pargnn.training.run import train
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 __version__ = "0.1.0"
 
 _LAZY = {
-    "TrainConfig": "pargnn.training.config",
+    "TrainConfig": "pargnn.config",
     "TrainResult": "pargnn.training.result",
-    "train": "pargnn.training.loop",
+    "train": "pargnn.training.run",
 }
 
 

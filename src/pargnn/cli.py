@@ -1,6 +1,6 @@
 """The ``pargnn`` command line: ``train``, ``plan``, ``calibrate`` and ``datasets``.
 
-The ``train`` options are generated from :class:`pargnn.training.config.TrainConfig`, the one
+The ``train`` options are generated from :class:`pargnn.config.TrainConfig`, the one
 place they are defined. A :class:`~pargnn.errors.PargnnError` (bad input, missing files, a
 setting that cannot run) is printed as one message and exits with status 2; nothing else is
 caught, so a bug in pargnn keeps its traceback.
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pargnn.config import TrainConfig
 from pargnn.errors import PargnnError
-from pargnn.training.config import TrainConfig
 
 EXIT_USER_ERROR = 2
 
@@ -32,7 +32,7 @@ def _scalar_type(annotation: Any) -> Any:
 
 
 PLAN_IGNORES = ("algo", "grid", "replication", "permute", "epochs", "quiet", "lr",
-                "weight_decay", "trace_memory")
+                "weight_decay", "trace_memory", "alpha")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
@@ -102,8 +102,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from pargnn.training.loop import train
-    from pargnn.training.report import ConsoleReport, summary_table
+    from pargnn.training.report import ConsoleReport, figure, summary_table
+    from pargnn.training.run import train
 
     config = _config_from(args)
     observer = None if config.quiet else ConsoleReport()
@@ -113,16 +113,16 @@ def run_train(args: argparse.Namespace) -> int:
     if not config.quiet:
         Console(stderr=True).print(summary_table(result))
     else:
-        print(f"test accuracy {result.test_acc:.4f} (best val {result.val_acc:.4f} "
-              f"at epoch {result.best_epoch})")
+        print(f"test accuracy {figure(result.test_acc, 4)} (best val "
+              f"{figure(result.val_acc, 4)} at epoch {result.best_epoch})")
     return 0
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from pargnn.cost.auto import plan_training
-    from pargnn.cost.profile import DEFAULT_PROFILE, load_profile
-    from pargnn.graph.datasets import load_dataset
+    from pargnn.planner.auto import plan_training
+    from pargnn.planner.profile import DEFAULT_PROFILE, load_profile
     from pargnn.training.result import check_writable, write_json_atomic
+    from pargnn.training.run import load, prepare
 
     config = _config_from(args)
     config.validate()
@@ -135,8 +135,8 @@ def run_plan(args: argparse.Namespace) -> int:
                       f"--nprocs {config.nprocs} --out profile.json`, then pass --profile "
                       "profile.json.", highlight=False)
     profile = load_profile(config.profile)
-    graph = load_dataset(config.dataset, config.data_root)
-    plan = plan_training(graph, config, config.nprocs, profile, quick=True)
+    prepared = prepare(load(config), config.replace(quiet=True))
+    plan = plan_training(prepared, config, config.nprocs, profile, quick=True)
     console.print(plan_table(plan))
     for candidate, why in plan.skipped:
         console.print(f"skipped {candidate.label}: {why}", highlight=False)
@@ -164,8 +164,8 @@ def plan_table(plan: Any) -> Table:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from pargnn.cost.calibrate import calibrate
-    from pargnn.cost.profile import save_profile
+    from pargnn.planner.calibrate import calibrate
+    from pargnn.planner.profile import save_profile
     from pargnn.training.result import check_writable
 
     check_writable(args.out)

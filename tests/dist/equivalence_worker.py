@@ -7,12 +7,13 @@ from typing import Any
 
 import torch
 
+from pargnn.algorithms.registry import plan_grid
+from pargnn.config import TrainConfig
 from pargnn.dist.comm import CommLog, Communicator
-from pargnn.dist.grid import plan_grid
 from pargnn.graph.graph import Graph
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import build_algorithm
-from pargnn.training.setup import build_model
+from pargnn.training.rank import RankJob
+from pargnn.training.run import prepare
+from pargnn.training.session import build_session
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
                          model=case.model, heads=case.heads, partition=case.partition)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     log = CommLog()
-    algorithm = build_algorithm(graph, config, spec, Communicator(log), torch.device("cpu"))
-    model = build_model(config, graph).double()
+    session = build_session(prepare(graph, config), config, torch.device("cpu"), spec,
+                            Communicator(log))
+    algorithm, model = session.algorithm, session.model
     model.train()
     log.reset()
     with log.phase("train"):
@@ -49,7 +51,7 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
     return {
         "row_ids": algorithm.data.row_ids.clone(),
         "feature_shape": tuple(algorithm.data.features.shape),
-        "class_range": algorithm.class_columns(graph.num_classes),
+        "class_range": algorithm.columns(graph.num_classes),
         "logits": logits.detach().clone(),
         "loss": float(loss.detach()),
         "grads": {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
@@ -74,7 +76,7 @@ def trajectory_config(case: Case, data_root: str) -> TrainConfig:
 def run_cora_cases(ctx: Any, payload: tuple[Graph, list[Case], str]) -> list[dict[str, Any]]:
     """For each case of this world size: one float64 step (outputs, gradients) and the losses
     of a 20-epoch float32 training run."""
-    from pargnn.training.worker import rank_main
+    from pargnn.training.rank import rank_main
 
     graph, cases, data_root = payload
     out = []
@@ -82,7 +84,8 @@ def run_cora_cases(ctx: Any, payload: tuple[Graph, list[Case], str]) -> list[dic
         if case.nprocs != ctx.world_size:
             continue
         step = one_step(graph, case, dropout=0.5, epoch=3)
-        report = rank_main(ctx, trajectory_config(case, data_root))
+        config = trajectory_config(case, data_root)
+        report = rank_main(ctx, RankJob(config, prepare(graph, config)))
         step["losses"] = [e.loss for e in report.result.epochs] if report.result else None
         out.append(step)
     return out

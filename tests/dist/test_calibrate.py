@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pargnn.cost.calibrate import _plan, _slowest, calibrate
-from pargnn.cost.profile import COLLECTIVES, KERNELS, load_profile, save_profile
+from pargnn.planner.calibrate import _plan, _slowest, calibrate
+from pargnn.planner.profile import COLLECTIVES, KERNELS, load_profile, save_profile
 from pargnn.errors import ConfigError
 
 # A quick calibration at P=2 takes a few seconds; this is the bound the CLI promises, with room
@@ -52,7 +52,7 @@ def test_quick_calibration_at_two_processes(tmp_path: Path) -> None:
               for op in (*COLLECTIVES, "spmm", "gemm", "elementwise", "dropout",
                          "a reference training step", "predicting the reference steps")]
     assert stages == sorted(stages)
-    # the reference steps' excess per collective call (pargnn.cost.reference)
+    # the reference steps' excess per collective call (pargnn.planner.reference)
     assert 0.0 <= profile.sync_seconds < 1.0
     assert 0.0 <= profile.all_to_all_sync_seconds < 1.0
     assert 0.0 <= profile.reduce_scatter_sync_seconds < 1.0

@@ -35,14 +35,18 @@ def test_distributed_run_reports_comm_and_memory_per_rank(
 
 
 @pytest.mark.timeout(180)
-def test_failing_rank_is_named_and_nothing_is_left(
+def test_missing_dataset_fails_before_any_rank_starts(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The graph is loaded once, before the ranks are spawned: a missing dataset is one line
+    from the launcher's process, and no rank is started (a rank that fails is named by
+    tests/dist/test_launch.py)."""
     out = tmp_path / "run.json"
     before = set(multiprocessing.active_children())
     code = main(["train", "--dataset", "cora", "--data-root", str(tmp_path / "none"),
                  "--nprocs", "2", "--out", str(out)])
     text = capsys.readouterr().err
     assert code == EXIT_USER_ERROR
-    assert "rank " in text and "cora" in text and "Traceback" not in text
+    assert "rank " not in text and "cora" in text and "Traceback" not in text
+    assert text.count("\n") == 1
     assert not out.exists()
     assert set(multiprocessing.active_children()) <= before

@@ -18,14 +18,17 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from pargnn.cost.exact import Traffic, model_ops, predict_epoch
-from pargnn.dist.grid import REPLICATED, plan_grid
+from pargnn.algorithms.exact import predict_epoch
+from pargnn.algorithms.prepare import in_run_order
+from pargnn.algorithms.registry import REPLICATED, plan_grid
+from pargnn.cost.traffic import Traffic
 from pargnn.dist.launch import launch
 from pargnn.graph.graph import Graph
 from pargnn.graph.partition import partition_graph
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import prepare_graph
-from pargnn.training.setup import build_model, build_single_process
+from pargnn.config import TrainConfig
+from pargnn.planner.problem import model_steps
+from pargnn.training.run import prepare
+from pargnn.training.session import build_session
 from tests.dist.equivalence_worker import Case, run_cases
 
 DROPOUT, EPOCH = 0.5, 3
@@ -73,8 +76,8 @@ def reference(graph: Graph, layers: int, model_name: str = "gcn", heads: int = 3
               ) -> dict[str, Any]:
     config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64",
                          model=model_name, heads=heads)
-    algorithm = build_single_process(graph, config, torch.device("cpu"))
-    model = build_model(config, graph).double()
+    session = build_session(prepare(graph, config), config, torch.device("cpu"))
+    algorithm, model = session.algorithm, session.model
     logits = model(algorithm, algorithm.data.features, epoch=EPOCH)
     loss = algorithm.cross_entropy(logits, algorithm.data.train_mask)
     loss.backward()
@@ -103,8 +106,10 @@ def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
         parts = case.nprocs // (case.replication or 1)
         partition = partition_graph(graph.adjacency(), parts, case.partition)
         order, offsets = partition.order, partition.offsets
-    prepared = prepare_graph(graph, config, order)
-    layers = model_ops(list(build_model(config, graph).layers()))
+    prepared = prepare(graph, config)
+    prepared = (in_run_order(prepared, config.build_options(torch.device("cpu")))
+                if order is None else prepared.reordered(order))
+    layers, _ = model_steps(config, graph.num_features, graph.num_classes)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     return predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
                          graph.num_classes, value_bytes=8, offsets=offsets)

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from pargnn.spmm.attention import EdgeStructure, edge_scores, edge_softmax, weighted_spmm
+from pargnn.ops.attention import EdgeStructure, edge_scores, edge_softmax, weighted_spmm
 
 
 def structure_of(matrix: sp.csr_array) -> EdgeStructure:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pargnn.training.config import TrainConfig
+from pargnn.config import TrainConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pargnn.nn.dropout import (
+from pargnn.ops.dropout import (
     dropout_key,
     keyed_dropout,
     keyed_uniform_bits,

@@ -7,11 +7,13 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from pargnn.algorithms.contract import LocalData
+from pargnn.algorithms.recording import model_steps
+from pargnn.algorithms.single import SingleProcess
+from pargnn.cost.estimate import spmm_work
 from pargnn.graph.normalize import gcn_normalize
 from pargnn.nn.models import GCN
-from pargnn.spmm.contract import LocalData
-from pargnn.spmm.local import SparseOperator
-from pargnn.spmm.single import SingleProcess
+from pargnn.ops.sparse import SparseOperator
 
 
 def make_algorithm(n: int = 29, f: int = 10, classes: int = 6, seed: int = 0
@@ -70,11 +72,11 @@ def test_same_seed_same_weights_and_dropout() -> None:
 
 def test_spmm_work_counts_the_products_an_epoch_does() -> None:
     model = GCN(100, 16, 7, layers=2)
-    widths = [(w.direction, w.width) for w in model.spmm_work()]
+    widths = [(w.direction, w.width) for w in spmm_work(model_steps(model))]
     # layer 0 transforms first (100 > 16): forward and backward at width 16;
     # layer 1 aggregates first (16 < 7 is false -> transforms first too): width 7
     assert widths == [("forward", 16), ("backward", 16), ("forward", 7), ("backward", 7)]
-    narrow_input = GCN(4, 16, 7, layers=2).spmm_work()
+    narrow_input = spmm_work(model_steps(GCN(4, 16, 7, layers=2)))
     assert [(w.direction, w.width) for w in narrow_input] == [
         ("forward", 4), ("forward", 7), ("backward", 7)]
 

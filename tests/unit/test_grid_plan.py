@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pargnn.dist.grid import plan_grid, shapes_3d, valid_replications
+from pargnn.algorithms.registry import plan_grid
 from pargnn.errors import ConfigError
+from pargnn.layout.spec import shapes_3d, valid_replications
 
 
 @pytest.mark.parametrize("algo,p,grid,replication,shape", [
@@ -38,7 +39,7 @@ def test_accepted_shapes(algo: str, p: int, grid: str | None, replication: int |
     ("2d", 4, None, 2, "--replication applies to --algo 1.5d and sa1.5d only"),
     ("sa1d", 4, None, 2, "--replication applies to --algo 1.5d and sa1.5d only"),
     ("sa1.5d", 8, None, 4, "--algo sa1.5d with 8 processes"),
-    ("4d", 4, None, None, "1d, 1.5d, 2d, 3d"),
+    ("4d", 4, None, None, "1d, 2d, 3d, 1.5d, sa1d, sa1.5d"),
     ("2d", 4, "twoxtwo", None, "write it as RxC"),
 ])
 def test_refusals_list_what_would_work(algo: str, p: int, grid: str | None,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from pargnn.cost.planner import Candidate, Problem, predict
-from pargnn.cost.profile import load_profile
-from pargnn.dist.grid import plan_grid
+from pargnn.algorithms.registry import plan_grid
+from pargnn.config import TrainConfig
 from pargnn.graph.datasets import load_dataset
-from pargnn.training.config import TrainConfig
-from pargnn.training.loop import train
+from pargnn.planner.planner import Candidate, predict
+from pargnn.planner.problem import problem_for
+from pargnn.planner.profile import load_profile
 from pargnn.training.memory import live_tensor_bytes, step_peak_tensor_bytes
+from pargnn.training.run import prepare, train
 
 CPU = torch.device("cpu")
 MEDIUM = "sbm:nodes=6000,blocks=8,degree=8,homophily=0.9,features=48,seed=2"
@@ -41,7 +42,7 @@ def test_memory_model_is_within_a_quarter_of_the_traced_state() -> None:
     result = train(config)
     assert result.tensor_peak_bytes is not None
     graph = load_dataset(MEDIUM, None)
-    prediction = predict(Problem.from_graph(graph, config), Candidate(plan_grid("1d", 1)),
+    prediction = predict(problem_for(prepare(graph, config), config), Candidate(plan_grid("1d", 1)),
                          load_profile("local-default"), lambda parts, method: None)
     assert prediction is not None
     ratio = prediction.memory_bytes / result.tensor_peak_bytes

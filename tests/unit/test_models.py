@@ -9,11 +9,11 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from pargnn.algorithms.contract import LocalData
+from pargnn.algorithms.single import SingleProcess
 from pargnn.graph.normalize import normalize_adjacency
 from pargnn.nn.models import GAT, GIN, SAGE, GraphModel
-from pargnn.spmm.contract import LocalData
-from pargnn.spmm.local import SparseOperator
-from pargnn.spmm.single import SingleProcess
+from pargnn.ops.sparse import SparseOperator
 
 N, FEATURES, CLASSES = 23, 6, 4
 

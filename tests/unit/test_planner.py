@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pargnn.algorithms.exact import predict_epoch
 from pargnn.cli import EXIT_USER_ERROR, main
-from pargnn.cost.auto import plan_training
-from pargnn.cost.exact import predict_epoch
-from pargnn.cost.planner import Problem, candidates, make_plan
-from pargnn.cost.profile import load_profile
+from pargnn.config import TrainConfig
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.partition import halo_matrix, part_matrices, partition_graph
-from pargnn.training.config import TrainConfig
-from pargnn.training.distributed import prepare_graph
+from pargnn.planner.auto import plan_training
+from pargnn.planner.planner import candidates, make_plan
+from pargnn.planner.problem import problem_for
+from pargnn.planner.profile import load_profile
+from pargnn.training.run import prepare
 from tests.dist.test_equivalence import random_graph
 
 SMALL = "sbm:nodes=300,blocks=3,p_in=0.05,p_out=0.005,features=8,seed=1"
@@ -38,10 +39,10 @@ def test_part_matrices_match_the_halo_of_the_reordered_graph() -> None:
     config = TrainConfig(dataset=graph.name)
     for method in ("block", "random", "metis"):
         partition = partition_graph(graph.adjacency(), 3, method)
-        prepared = prepare_graph(graph, config, partition.order)
+        prepared = prepare(graph, config).reordered(partition.order)
         part_of = np.empty(graph.num_nodes, dtype=np.int64)
         part_of[partition.order] = np.repeat(np.arange(3), partition.sizes())
-        need, nnz = part_matrices(prepare_graph(graph, config).at, part_of, 3)
+        need, nnz = part_matrices(prepare(graph, config).at, part_of, 3)
         np.testing.assert_array_equal(need, halo_matrix(prepared.at, partition.offsets))
         assert nnz.sum() == prepared.at.nnz
 
@@ -52,7 +53,7 @@ def test_planner_counts_are_the_exact_model(model: str) -> None:
     builds (the planner counts from the pattern alone, without reordering)."""
     graph = random_graph()
     config = TrainConfig(dataset=graph.name, model=model, hidden=7, heads=3)
-    problem = Problem.from_graph(graph, config)
+    problem = problem_for(prepare(graph, config), config)
     adjacency = graph.adjacency()
     plan = make_plan(problem, 4, load_profile(None),
                      lambda parts, method: partition_graph(adjacency, parts, method))
@@ -61,10 +62,11 @@ def test_planner_counts_are_the_exact_model(model: str) -> None:
         spec, method = prediction.candidate.spec, prediction.candidate.partition
         order = offsets = None
         if method is not None:
-            parts = 4 // (spec.shape[1] if spec.algorithm == "sa1.5d" else 1)
+            parts = prediction.candidate.family.parts(spec)  # type: ignore[misc]
             partition = partition_graph(adjacency, parts, method)
             order, offsets = partition.order, partition.offsets
-        prepared = prepare_graph(graph, config, order)
+        prepared = prepare(graph, config)
+        prepared = prepared if order is None else prepared.reordered(order)
         expected = predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a,
                                  problem.layers, graph.num_classes, 4, offsets=offsets)
         assert [r.traffic.call_bytes for r in prediction.ranks] == [
@@ -74,8 +76,8 @@ def test_planner_counts_are_the_exact_model(model: str) -> None:
 
 
 def test_plan_is_sorted_and_never_chooses_what_does_not_fit() -> None:
-    graph = load_dataset(SMALL, None)
     config = TrainConfig(dataset=SMALL)
+    graph = prepare(load_dataset(SMALL, None), config)
     profile = load_profile(None)
     plan = plan_training(graph, config, 4, profile, quick=True)
     times = [p.epoch_seconds for p in plan.predictions]
@@ -95,8 +97,9 @@ def test_plan_is_sorted_and_never_chooses_what_does_not_fit() -> None:
 
 
 def test_prediction_parts_add_up() -> None:
-    graph = load_dataset(SMALL, None)
-    plan = plan_training(graph, TrainConfig(dataset=SMALL), 2, load_profile(None), quick=True)
+    config = TrainConfig(dataset=SMALL)
+    graph = prepare(load_dataset(SMALL, None), config)
+    plan = plan_training(graph, config, 2, load_profile(None), quick=True)
     for p in plan.predictions:
         for rank in p.ranks:
             assert rank.comm_seconds > 0 and rank.compute_seconds > 0

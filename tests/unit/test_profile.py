@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pargnn.cost.calibrate import fit_linear
-from pargnn.cost.profile import (
+from pargnn.planner.calibrate import fit_linear
+from pargnn.planner.profile import (
     COLLECTIVES,
     KERNELS,
     LinearFit,

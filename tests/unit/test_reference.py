@@ -8,12 +8,13 @@ import functools
 
 import pytest
 
-from pargnn.cost import reference
-from pargnn.cost.planner import Candidate, Prediction, Problem, all_to_all_sync, predict
-from pargnn.cost.profile import Profile, load_profile
-from pargnn.dist.grid import plan_grid
-from pargnn.graph.datasets import load_dataset
+from pargnn.algorithms.registry import plan_grid
 from pargnn.graph.partition import Partition, partition_graph
+from pargnn.planner import reference
+from pargnn.planner.pace import all_to_all_sync
+from pargnn.planner.planner import Candidate, Prediction, predict
+from pargnn.planner.problem import problem_for
+from pargnn.planner.profile import Profile, load_profile
 
 
 @pytest.fixture
@@ -38,13 +39,13 @@ def test_reference_runs_are_valid_configurations() -> None:
 
 def _predicted(profile: Profile, algo: str, partition: str | None) -> Prediction:
     config = reference.reference_config(2, True)
-    graph = load_dataset(config.dataset)
+    graph = reference.reference_graph(config)
 
     @functools.cache
     def partitions(parts: int, method: str) -> Partition:
-        return partition_graph(graph.adjacency(), parts, method)
+        return partition_graph(graph.adjacency, parts, method)
 
-    prediction = predict(Problem.from_graph(graph, config),
+    prediction = predict(problem_for(graph, config),
                          Candidate(plan_grid(algo, 2), partition), profile, partitions)
     assert prediction is not None and prediction.messages > 0
     return prediction

@@ -10,35 +10,32 @@ import functools
 import numpy as np
 import pytest
 
-from pargnn.cost.exact import grid_rank, replicated_rank
-from pargnn.cost.planner import (
-    Candidate,
-    Problem,
-    calibration_pace,
-    candidates,
-    measured_sparse,
-    predict,
-    rank_blocks,
-    shared_pace,
-)
-from pargnn.cost.profile import Profile, load_profile
+from pargnn.algorithms.grid.traffic import grid_rank
+from pargnn.algorithms.one_five_d.traffic import replicated_rank
+from pargnn.config import TrainConfig
+from pargnn.cost.problem import Problem
 from pargnn.cost.sparse_timing import sampled_rows, stride_for, time_ranks
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.partition import Partition, partition_graph
-from pargnn.spmm.layout import balanced_offsets
-from pargnn.training.config import TrainConfig
+from pargnn.layout.offsets import balanced_offsets
+from pargnn.planner.pace import calibration_pace, shared_pace
+from pargnn.planner.planner import Candidate, candidates, measured_sparse, predict, rank_blocks
+from pargnn.planner.problem import problem_for
+from pargnn.planner.profile import Profile, load_profile
+from pargnn.training.run import prepare
 
 GRAPH = "sbm:nodes=900,blocks=4,p_in=0.03,p_out=0.004,features=12,seed=3"
 
 
 @pytest.fixture(scope="module")
 def problem_and_partitions() -> tuple[Problem, object]:
-    graph = load_dataset(GRAPH, None)
-    problem = Problem.from_graph(graph, TrainConfig(dataset=GRAPH, hidden=16))
+    config = TrainConfig(dataset=GRAPH, hidden=16)
+    graph = prepare(load_dataset(GRAPH, None), config)
+    problem = problem_for(graph, config)
 
     @functools.cache
     def partitions(parts: int, method: str) -> Partition:
-        return partition_graph(graph.adjacency(), parts, method)
+        return partition_graph(graph.adjacency, parts, method)
 
     return problem, partitions
 
@@ -65,7 +62,7 @@ def test_timed_blocks_are_the_counted_blocks(problem_and_partitions: tuple, npro
             forward = [m.nnz for m in b.forward]
             backward = [m.nnz for m in b.backward]
             if candidate.partition is not None:
-                c = spec.shape[1] if spec.algorithm == "sa1.5d" else 1
+                c = spec.size // candidate.family.parts(spec)  # type: ignore[misc]
                 halos = problem.part_halos(nprocs // c, candidate.partition, partitions)
                 assert halos is not None
                 i, r = divmod(rank, c)
@@ -75,7 +72,7 @@ def test_timed_blocks_are_the_counted_blocks(problem_and_partitions: tuple, npro
                 assert b.forward[0].shape[1] <= b.forward[0].shape[0] + int(
                     halos.need[i, lo:hi].sum()), candidate.label
                 continue
-            if spec.algorithm == "1.5d":
+            if candidate.family.replicated:
                 counts = replicated_rank(spec, problem.n, problem.at, problem.a, rank,
                                          problem.value_bytes).counts
             else:

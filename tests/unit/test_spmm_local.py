@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pargnn.spmm.local import SparseOperator, spmm
+from pargnn.ops.sparse import SparseOperator, spmm
 
 
 def random_directed(n: int, nnz: int, seed: int, isolated: int = 3) -> sp.csr_array:

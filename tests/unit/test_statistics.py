@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from pargnn.cost.exact import count_blocks, grid_rank
-from pargnn.cost.planner import Candidate, Plan, Prediction, Problem, make_plan, predict
-from pargnn.cost.profile import load_profile
-from pargnn.cost.statistics import (
+from pargnn.algorithms.grid.traffic import grid_rank
+from pargnn.algorithms.registry import plan_grid
+from pargnn.config import TrainConfig
+from pargnn.cost.blocks import count_blocks
+from pargnn.graph.graph import Graph
+from pargnn.graph.partition import partition_graph
+from pargnn.planner.planner import Candidate, Plan, Prediction, make_plan, predict
+from pargnn.planner.problem import problem_for
+from pargnn.planner.profile import load_profile
+from pargnn.planner.statistics import (
     GraphStatistics,
     UniformBlocks,
     plan_from_statistics,
@@ -18,10 +24,7 @@ from pargnn.cost.statistics import (
     representative_ranks,
     uniform_problem,
 )
-from pargnn.dist.grid import plan_grid
-from pargnn.graph.graph import Graph
-from pargnn.graph.partition import partition_graph
-from pargnn.training.config import TrainConfig
+from pargnn.training.run import prepare
 
 CONFIG = TrainConfig(model="gcn", layers=2, hidden=16, dropout=0.5)
 
@@ -84,7 +87,7 @@ def test_uniform_blocks_are_proportional_to_area() -> None:
 
 @pytest.mark.parametrize("parts", [16, 64])
 def test_random_halos_match_a_random_partition(graph: Graph, parts: int) -> None:
-    problem = Problem.from_graph(graph, CONFIG)
+    problem = problem_for(prepare(graph, CONFIG), CONFIG)
     partition = partition_graph(graph.adjacency(), parts, "random")
     need, nnz = problem.part_matrices(partition)
     expected = random_halos(graph.num_nodes, graph.adjacency().nnz, partition.offsets,
@@ -105,7 +108,7 @@ def test_statistics_agree_with_the_exact_model_on_a_uniform_graph(graph: Graph) 
     """Bytes, memory and epoch of 1d, 1.5d, 2d, 3d and sa1d random within a few percent."""
     profile = load_profile("gpu-cluster-infiniband")
     adjacency = graph.adjacency()
-    exact = _by_label(make_plan(Problem.from_graph(graph, CONFIG), 8, profile,
+    exact = _by_label(make_plan(problem_for(prepare(graph, CONFIG), CONFIG), 8, profile,
                                 lambda parts, method: partition_graph(adjacency, parts, method),
                                 lambda c: c.partition in (None, "random")))
     estimated = _by_label(plan_from_statistics(statistics_of(graph), CONFIG, 8, profile))

@@ -1,9 +1,9 @@
 """The local work of one training step on one rank: kernel calls and their sizes.
 
-The communication of an epoch is counted exactly by :mod:`pargnn.cost.exact`; this module
-counts the arithmetic the same way, from the same layer steps (:class:`~pargnn.cost.exact.Op`)
+The communication of an epoch is counted exactly by :mod:`pargnn.algorithms.exact`; this module
+counts the arithmetic the same way, from the same layer steps (:class:`~pargnn.cost.steps.Op`)
 and the rank's share of the graph (:class:`LocalShape`), in the units of the profile's kernels
-(:mod:`pargnn.cost.profile`):
+(:mod:`pargnn.planner.profile`):
 
 * ``spmm``: one call per sparse block product, ``nnz x w`` units (``w`` local columns);
 * ``sddmm``: GAT's edge-weight gradient, ``nnz x w`` per head span;
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pargnn.cost.exact import Op
+from pargnn.cost.steps import Op
 
 # passes over the data of the steps that are not products (forward + backward together)
 BIAS_PASSES = 2  # add; column sum of the gradient

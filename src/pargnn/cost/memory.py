@@ -27,9 +27,10 @@ profiler records during it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pargnn.cost.compute import LocalShape
-from pargnn.cost.exact import Op
+from pargnn.cost.steps import Op
 
 LABEL_BYTES, MASK_BYTES, ID_BYTES = 8, 1, 8  # int64 labels, bool masks, int64 ids
 ADAM_COPIES = 4  # value, gradient, two moments
@@ -169,3 +170,12 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
     # the activations of the layers not yet reached are still kept
     peak = max([peak, kept] + [kept_after[index] + step for index, step in backward])
     return Memory(stored_graph, data, ADAM_COPIES * parameters * vb, kept, peak - kept)
+
+
+class RankShape(NamedTuple):
+    """What one rank computes (:class:`~pargnn.cost.compute.LocalShape`), the bytes of the
+    graph it stores, and the workspace of its collectives: each family's planner entry."""
+
+    shape: LocalShape
+    stored: int
+    buffers: Buffers

@@ -20,7 +20,7 @@ operand as wide as training's, with training's index type (32-bit where it fits,
 graph is timed on a strided sample of each rank's rows (:data:`SAMPLE_NNZ` non-zeros per
 candidate), and the time scaled by the rank's non-zeros over the sample's. The planner
 then slows the time by the pace of ``P`` processes sharing the machine's cores, as it
-does every calibrated kernel (:func:`pargnn.cost.planner.shared_pace`).
+does every calibrated kernel (:func:`pargnn.planner.planner.shared_pace`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from pargnn.spmm.local import csr_tensor
+from pargnn.ops.sparse import csr_tensor
 
 SAMPLE_NNZ = 400_000  # non-zeros of the rows timed per candidate, all ranks together
 MIN_PASSES, MAX_PASSES = 2, 25

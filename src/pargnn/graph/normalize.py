@@ -15,6 +15,8 @@ vertex ``j`` sums over its in-neighbours ``i``. With ``d_out = A 1`` (row sums) 
   aggregates to zero.
 * ``sum``:  ``A`` unchanged (GIN's sum aggregation).
 * ``loops``: the structure of ``A + I`` with unit values (graph attention learns the weights).
+* ``sym``: ``D_out^{-1/2} A D_in^{-1/2}`` without self-loops (label propagation's operator,
+  Zhou et al. 2004).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import scipy.sparse as sp
 
 from pargnn.errors import ConfigError
 
-Normalization = Literal["gcn", "mean", "sum", "loops"]
-NORMALIZATIONS: tuple[Normalization, ...] = ("gcn", "mean", "sum", "loops")
+Normalization = Literal["gcn", "mean", "sum", "loops", "sym"]
+NORMALIZATIONS: tuple[Normalization, ...] = ("gcn", "mean", "sum", "loops", "sym")
 
 
 def add_self_loops(adj: sp.csr_array, value: float = 1.0) -> sp.csr_array:
@@ -60,10 +62,17 @@ def mean_normalize(adj: sp.csr_array) -> sp.csr_array:
     return _canonical(adj @ sp.diags_array(inv))
 
 
+def adds_self_loops(kind: str) -> bool:
+    """Whether normalisation ``kind`` puts ``I`` into the operator (its pattern is ``A + I``)."""
+    return kind in ("gcn", "loops")
+
+
 def normalize_adjacency(adj: sp.csr_array, kind: str) -> sp.csr_array:
-    """Dispatch on a normalisation name (``gcn``, ``mean`` or ``sum``)."""
+    """Dispatch on a normalisation name (one of :data:`NORMALIZATIONS`)."""
     if kind == "gcn":
         return gcn_normalize(adj)
+    if kind == "sym":
+        return gcn_normalize(adj, self_loops=False)
     if kind == "mean":
         return mean_normalize(adj)
     if kind == "sum":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pargnn.algorithms.contract import Algorithm
 from pargnn.nn.init import glorot_
-from pargnn.spmm.contract import Algorithm
 
 
 class GATConv(nn.Module):
@@ -33,7 +33,8 @@ class GATConv(nn.Module):
         residual: add a learned projection of the input (``H W_res``) to the output.
 
     Shapes:
-        input ``(n, f_in)``, output ``(n, K f')`` or ``(n, f')`` (globally).
+        input ``(n, f_in)``, output ``(m, K f')`` or ``(m, f')`` (globally; ``m`` destinations,
+        ``m = n`` on the full graph).
     """
 
     head_mean: Tensor
@@ -57,12 +58,6 @@ class GATConv(nn.Module):
             mean[k * out_features:(k + 1) * out_features] = torch.eye(out_features) / heads
         self.register_buffer("head_mean", mean, persistent=False)
 
-    @property
-    def aggregation_width(self) -> int:
-        return self.heads * self.head_width
-
-    aggregates_input = False
-
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Glorot-uniform weights and attention vectors, zero bias."""
         for p in (self.weight, self.att_src, self.att_dst, self.residual):
@@ -75,7 +70,7 @@ class GATConv(nn.Module):
     def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:
         g = algorithm.transform(h, self.weight)
         s_src = algorithm.head_scores(g, self.att_src)
-        s_dst = algorithm.head_scores(g, self.att_dst)
+        s_dst = algorithm.head_scores(algorithm.destinations(g), self.att_dst)
         p = self.attention_dropout if self.training else 0.0
         z = algorithm.attend(g, s_src, s_dst, heads=self.heads, head_width=self.head_width,
                              negative_slope=self.negative_slope, dropout=p, key=attention_key)
@@ -84,7 +79,7 @@ class GATConv(nn.Module):
         elif not self.concat:
             pass  # one head: its output already is the mean
         if self.residual is not None:
-            z = z + algorithm.transform(h, self.residual)
+            z = z + algorithm.transform(algorithm.destinations(h), self.residual)
         if self.bias is not None:
             z = algorithm.add_bias(z, self.bias)
         return z

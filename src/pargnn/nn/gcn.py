@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pargnn.algorithms.contract import Algorithm
 from pargnn.nn.init import CheaperOrder, glorot_
-from pargnn.spmm.contract import Algorithm
 
 
 class GCNConv(CheaperOrder, nn.Module):
@@ -26,7 +26,8 @@ class GCNConv(CheaperOrder, nn.Module):
         bias: add a learnable ``(f_out,)`` bias (default ``True``).
 
     Shapes:
-        input ``(n, f_in)``, output ``(n, f_out)`` (globally; each process holds its block).
+        input ``(n, f_in)``, output ``(m, f_out)`` (globally, ``m`` destinations over ``n``
+        sources, ``m = n`` on the full graph; each process holds its block).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pargnn.algorithms.contract import Algorithm
 from pargnn.nn.init import glorot_
-from pargnn.spmm.contract import Algorithm
 
 
 class GINConv(nn.Module):
@@ -23,10 +23,9 @@ class GINConv(nn.Module):
         bias: biases in the MLP.
 
     Shapes:
-        input ``(n, f_in)``, output ``(n, f_out)``.
+        input ``(n, f_in)``, output ``(m, f_out)`` (``m`` destinations, ``m = n`` on the full
+        graph).
     """
-
-    aggregates_input = True
 
     def __init__(self, in_features: int, out_features: int, eps: float = 0.0,
                  bias: bool = True) -> None:
@@ -39,10 +38,6 @@ class GINConv(nn.Module):
         self.bias2 = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.initial_eps = eps
 
-    @property
-    def aggregation_width(self) -> int:
-        return self.in_features
-
     def reset_parameters(self, generator: torch.Generator) -> None:
         for weight in (self.weight1, self.weight2):
             glorot_(weight, generator)
@@ -53,7 +48,7 @@ class GINConv(nn.Module):
             self.eps.fill_(self.initial_eps)
 
     def forward(self, algorithm: Algorithm, h: Tensor, attention_key: int = 0) -> Tensor:
-        combined = algorithm.aggregate(h) + algorithm.scale(h, 1 + self.eps)
+        combined = algorithm.aggregate(h) + algorithm.scale(algorithm.destinations(h), 1 + self.eps)
         x = algorithm.transform(combined, self.weight1)
         if self.bias1 is not None:
             x = algorithm.add_bias(x, self.bias1)

@@ -26,11 +26,3 @@ class CheaperOrder:
     @property
     def transforms_first(self) -> bool:
         return self.in_features > self.out_features
-
-    @property
-    def aggregation_width(self) -> int:
-        return self.out_features if self.transforms_first else self.in_features
-
-    @property
-    def aggregates_input(self) -> bool:
-        return not self.transforms_first

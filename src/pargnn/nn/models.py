@@ -2,42 +2,34 @@
 
 A model never touches a communicator. It receives the algorithm, which owns the layout, and
 the input block the algorithm handed out; its dropout masks are keyed by (seed, epoch, layer)
-so that every layout draws the same mask for the same global element.
+so that every layout draws the same mask for the same global element. :data:`MODELS` names
+every model ``--model`` accepts, and :func:`build_model` makes one from
+:class:`~pargnn.nn.options.ModelOptions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pargnn.algorithms.contract import Algorithm
 from pargnn.errors import ConfigError
-from pargnn.nn.dropout import dropout_key
 from pargnn.nn.gat import GATConv
 from pargnn.nn.gcn import GCNConv
 from pargnn.nn.gin import GINConv
+from pargnn.nn.labelprop import LabelPropagation
+from pargnn.nn.layer import GraphLayer
+from pargnn.nn.options import ModelOptions
 from pargnn.nn.sage import SAGEConv
-from pargnn.spmm.contract import Algorithm
+from pargnn.ops.dropout import dropout_key
 
 ACTIVATIONS: MappingProxyType[str, Callable[[Tensor], Tensor]] = MappingProxyType(
     {"relu": F.relu, "elu": F.elu, "leaky_relu": F.leaky_relu, "gelu": F.gelu, "tanh": torch.tanh}
 )
-
-
-@dataclass(frozen=True)
-class SpMMWork:
-    """One sparse product a training step performs: its pass and its dense width."""
-
-    layer: int
-    direction: str  # "forward" (A^T H) or "backward" (A G)
-    width: int
-
-
-GraphLayer = GCNConv | GATConv | SAGEConv | GINConv
 
 
 class GraphModel(nn.Module):
@@ -70,16 +62,8 @@ class GraphModel(nn.Module):
                  dropout: float = 0.5, bias: bool = True, activation: str = "relu",
                  seed: int = 0, heads: int = 1) -> None:
         super().__init__()
-        if layers < 1:
-            raise ConfigError(f"a model needs at least one layer, got layers={layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-        if activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
-        if heads < 1:
-            raise ConfigError(f"heads must be >= 1, got {heads}")
+        _check(layers, dropout, activation, heads)
+        self.in_features = in_features
         self.dropout, self.heads, self.bias = dropout, heads, bias
         self.activation = ACTIVATIONS[activation]
         self.seed = seed
@@ -88,19 +72,25 @@ class GraphModel(nn.Module):
         for index in range(layers):
             last = index == layers - 1
             conv = self.make_layer(width, num_classes if last else hidden, last)
-            convs.append(conv)
+            convs.append(conv)  # type: ignore[arg-type]
             width = int(conv.out_features)
         self.convs = nn.ModuleList(convs)
         generator = torch.Generator().manual_seed(seed)
         for layer in self.layers():
             layer.reset_parameters(generator)
 
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> GraphModel:
+        return cls(options.in_features, options.hidden, options.num_classes, options.layers,
+                   options.dropout, options.bias, options.activation, options.seed,
+                   options.heads)
+
     def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
         raise NotImplementedError
 
     def layers(self) -> list[GraphLayer]:
         """The graph layers, first to last."""
-        return [c for c in self.convs if isinstance(c, GCNConv | GATConv | SAGEConv | GINConv)]
+        return list(self.convs)  # type: ignore[arg-type]
 
     def forward(self, algorithm: Algorithm, x: Tensor, epoch: int = 0) -> Tensor:
         h = x
@@ -114,19 +104,18 @@ class GraphModel(nn.Module):
                 h = self.activation(h)
         return h
 
-    def spmm_work(self) -> list[SpMMWork]:
-        """The sparse products one training step performs (the kernel floor of an epoch).
 
-        Each layer aggregates once forward; backward needs ``A G`` except in a first layer
-        that aggregates its raw input (the features need no gradient).
-        """
-        work = []
-        for index, conv in enumerate(self.layers()):
-            width = conv.aggregation_width
-            work.append(SpMMWork(index, "forward", width))
-            if index > 0 or not conv.aggregates_input:
-                work.append(SpMMWork(index, "backward", width))
-        return work
+def _check(layers: int, dropout: float, activation: str, heads: int) -> None:
+    checks = (
+        (layers >= 1, f"a model needs at least one layer, got layers={layers}"),
+        (0.0 <= dropout < 1.0, f"dropout must be in [0, 1), got {dropout}"),
+        (activation in ACTIVATIONS, f"unknown activation {activation!r}; "
+                                    f"choose one of {', '.join(ACTIVATIONS)}"),
+        (heads >= 1, f"heads must be >= 1, got {heads}"),
+    )
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 class GCN(GraphModel):
@@ -168,6 +157,15 @@ class GIN(GraphModel):
         return GINConv(in_features, out_features, bias=self.bias)
 
 
-MODELS: MappingProxyType[str, type[GraphModel]] = MappingProxyType(
-    {"gcn": GCN, "gat": GAT, "sage": SAGE, "gin": GIN}
+Model = GraphModel | LabelPropagation
+
+MODELS: MappingProxyType[str, type[Model]] = MappingProxyType(
+    {"gcn": GCN, "gat": GAT, "sage": SAGE, "gin": GIN, "labelprop": LabelPropagation}
 )
+
+
+def build_model(name: str, options: ModelOptions) -> Model:
+    """The model ``--model name`` with ``options``."""
+    if name not in MODELS:
+        raise ConfigError(f"--model {name!r} is not one of: {', '.join(MODELS)}")
+    return MODELS[name].from_options(options)

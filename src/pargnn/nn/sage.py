@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pargnn.algorithms.contract import Algorithm
 from pargnn.nn.init import CheaperOrder, glorot_
-from pargnn.spmm.contract import Algorithm
 
 
 class SAGEConv(CheaperOrder, nn.Module):
@@ -22,7 +22,8 @@ class SAGEConv(CheaperOrder, nn.Module):
         bias: add a learnable bias.
 
     Shapes:
-        input ``(n, f_in)``, output ``(n, f_out)``.
+        input ``(n, f_in)``, output ``(m, f_out)`` for an operator of ``m`` destinations
+        over ``n`` sources (``m = n`` on the full graph).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -44,7 +45,7 @@ class SAGEConv(CheaperOrder, nn.Module):
             neigh = algorithm.aggregate(algorithm.transform(h, self.weight_neigh))
         else:
             neigh = algorithm.transform(algorithm.aggregate(h), self.weight_neigh)
-        z = neigh + algorithm.transform(h, self.weight_root)
+        z = neigh + algorithm.transform(algorithm.destinations(h), self.weight_root)
         if self.bias is not None:
             z = algorithm.add_bias(z, self.bias)
         return z

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import cast
 
 from rich.console import Console
@@ -16,6 +17,14 @@ from rich.progress import (
 from rich.table import Table
 
 from pargnn.training.result import EpochRecord, TrainResult
+
+
+def figure(value: float | None, digits: int) -> str:
+    """``value`` with ``digits`` decimals; ``n/a`` for a missing one (an empty split, an
+    epoch without steps)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
 
 
 class ConsoleReport:
@@ -54,8 +63,8 @@ class ConsoleReport:
 
     def epoch(self, record: EpochRecord) -> None:
         if self._progress is not None:
-            status = (f"loss {record.loss:.4f}  val {record.val_acc:.3f}  "
-                      f"test {record.test_acc:.3f}")
+            status = (f"loss {figure(record.loss, 4)}  val {figure(record.val_acc, 3)}  "
+                      f"test {figure(record.test_acc, 3)}")
             self._progress.update(self._task, advance=1, status=status)
 
     def end(self, result: TrainResult) -> None:
@@ -73,8 +82,8 @@ def summary_table(result: TrainResult) -> Table:
         ("model", f"{c.model}, {c.layers} layers, hidden {c.hidden}, dropout {c.dropout}"),
         ("epochs", str(len(result.epochs))),
         ("best epoch (val)", str(result.best_epoch)),
-        ("val accuracy", f"{result.val_acc:.4f}"),
-        ("test accuracy", f"{result.test_acc:.4f}"),
+        ("val accuracy", figure(result.val_acc, 4)),
+        ("test accuracy", figure(result.test_acc, 4)),
         ("mean epoch time", f"{result.mean_epoch_seconds * 1e3:.2f} ms"),
         ("peak memory (RSS)", f"{result.peak_rss_bytes / 2**20:,.0f} MiB"),
         ("device", result.device),

@@ -1,22 +1,28 @@
-"""What a training run returns and writes: per-epoch records and the final figures."""
+"""What a training run returns and writes: per-epoch records and the final figures.
+
+An accuracy over an empty split is NaN in memory and ``null`` in the JSON file, as is the
+loss of an epoch without optimisation steps (label propagation): the file never holds NaN,
+which strict JSON readers refuse.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pargnn.config import TrainConfig
 from pargnn.errors import ConfigError
-from pargnn.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int
-    loss: float
+    loss: float | None
     train_acc: float
     val_acc: float
     test_acc: float
@@ -97,13 +103,25 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, at any depth, replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
+    """Write to a temporary file beside ``path`` and rename it: never a half-written file,
+    never a NaN (:func:`finite_or_null`)."""
     target = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, allow_nan=True)
+            json.dump(finite_or_null(payload), handle, indent=2, allow_nan=False)
             handle.write("\n")
         os.replace(tmp, target)
     except BaseException:

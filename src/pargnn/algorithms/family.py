@@ -1,0 +1,79 @@
+"""What an algorithm family declares: one record that says everything about it.
+
+A family is one way of laying a graph out over processes (CAGNET's SUMMA grids, 1.5D
+replication, the sparsity-aware halo exchanges). Each lives in its own package under
+:mod:`pargnn.algorithms` and declares, in its ``__init__``, one :class:`AlgorithmFamily`:
+
+* its name(s) (``--algo``) and the grid shapes it accepts for ``P`` processes;
+* how one rank builds its blocks and its runtime :class:`~pargnn.algorithms.contract.Algorithm`;
+* its entries in the exact communication model (per-rank :class:`~pargnn.cost.traffic.Traffic`)
+  and in the planner (the layouts it offers, what each rank computes and stores, the sparse
+  blocks it multiplies).
+
+:mod:`pargnn.algorithms.registry` lists the families; nothing else in pargnn matches an
+algorithm's name. Adding an algorithm is one package and one line there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pargnn.algorithms.contract import Algorithm
+from pargnn.algorithms.prepare import BuildOptions, PreparedGraph
+from pargnn.cost.memory import RankShape
+from pargnn.cost.problem import PartHalos, Problem
+from pargnn.cost.sparse_timing import RankBlocks
+from pargnn.cost.traffic import Traffic
+from pargnn.dist.comm import Communicator
+from pargnn.graph.partition import Partition
+from pargnn.layout.spec import GridSpec
+
+Ranks = Sequence[int] | None  # the ranks to predict; None: every rank
+
+
+def first_rank(spec: GridSpec) -> tuple[int, ...]:
+    """Rank 0 holds the first, largest block in every dimension of a balanced layout."""
+    return (0,)
+
+
+@dataclass(frozen=True)
+class AlgorithmFamily:
+    """One family of distributed algorithms (see the module docstring).
+
+    Attributes:
+        names: its ``--algo`` names, each a :class:`GridSpec` ``algorithm``.
+        summary: one line for ``--help`` and the docs.
+        grid_spec: ``(name, P, --grid, --replication)`` to the grid it runs on, or a
+            :class:`~pargnn.errors.ConfigError` listing the shapes that would work.
+        layouts: the grids the planner considers for ``P`` processes.
+        settings: the ``--grid``/``--replication`` values that select a grid.
+        build: this rank's algorithm for a prepared graph (every rank calls it together).
+        traffic: per-rank traffic of one training step (``training``) or one evaluation
+            pass, given the partition's halos for a partitioned family.
+        rank_shapes: per rank, what it computes, stores and receives (compute and memory).
+        rank_blocks: every rank's sparse blocks as training multiplies them (a row sample),
+            given the partition for a partitioned family.
+        parts: for a family that partitions the graph, how many parts a grid cuts.
+        replicated: whether ``--replication`` applies.
+        busiest_ranks: the ranks that bound a grid's epoch when its blocks are uniform
+            (statistics-only planning).
+    """
+
+    names: tuple[str, ...]
+    summary: str
+    grid_spec: Callable[[str, int, str | None, int | None], GridSpec]
+    layouts: Callable[[int], list[GridSpec]]
+    settings: Callable[[GridSpec], dict[str, object]]
+    build: Callable[[PreparedGraph, GridSpec, BuildOptions, Communicator], Algorithm]
+    traffic: Callable[[Problem, GridSpec, PartHalos | None, Ranks, bool], list[Traffic]]
+    rank_shapes: Callable[[Problem, GridSpec, PartHalos | None, Ranks], list[RankShape]]
+    rank_blocks: Callable[[Problem, GridSpec, Partition | None], list[RankBlocks]]
+    parts: Callable[[GridSpec], int] | None = None
+    replicated: bool = False
+    busiest_ranks: Callable[[GridSpec], tuple[int, ...]] = first_rank
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether it cuts the graph with a partitioner (``--partition``)."""
+        return self.parts is not None

@@ -1,0 +1,169 @@
+"""The training configuration: one dataclass, the single source for the CLI and the API.
+
+Every option of ``pargnn train`` is a field here; :mod:`pargnn.cli` builds its argument parser
+from the fields' metadata (flag, help, choices), so the CLI, the Python API and the ``config``
+block of the JSON output can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from pargnn.algorithms.prepare import BuildOptions
+from pargnn.algorithms.registry import ALGORITHMS, PARTITIONED
+from pargnn.errors import ConfigError
+from pargnn.graph.partition import PARTITIONERS, VERTEX_WEIGHTS
+from pargnn.graph.synthetic import DEFAULT_SPEC
+from pargnn.nn.models import ACTIVATIONS, MODELS
+from pargnn.nn.options import ModelOptions
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _option(default: Any, help: str, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; defaults are Kipf & Welling's GCN settings."""
+
+    dataset: str = _option(
+        DEFAULT_SPEC,
+        "a named dataset (see `pargnn datasets`), a path to a dataset file or folder, or a "
+        "synthetic spec such as rmat:nodes=100000,degree=10; the default is a built-in "
+        "synthetic graph",
+    )
+    data_root: str | None = _option(
+        None, "folder holding the named datasets (default: $PARGNN_DATA or the user cache dir)"
+    )
+    model: str = _option("gcn", "the model", choices=tuple(MODELS))
+    layers: int = _option(
+        2, "number of graph layers (--model labelprop: the propagation iterations K)")
+    heads: int = _option(8, "attention heads of each hidden GAT layer (the output layer has 1)")
+    hidden: int = _option(16, "width of each hidden layer")
+    alpha: float | None = _option(
+        None, "label propagation (--model labelprop): the weight of the propagated labels, "
+        "in (0, 1); default 0.9"
+    )
+    dropout: float = _option(0.5, "dropout probability on each layer's input")
+    bias: bool = _option(True, "learnable bias in every layer (--no-bias: none)")
+    activation: str = _option("relu", "activation between layers", choices=tuple(ACTIVATIONS))
+    lr: float = _option(0.01, "Adam learning rate")
+    weight_decay: float = _option(5e-4, "Adam weight decay (L2) on every parameter")
+    epochs: int = _option(200, "training epochs")
+    seed: int = _option(0, "seeds the initial weights and the dropout masks")
+    feature_norm: str = _option(
+        "auto",
+        "row-normalise features: auto (when all are non-negative, e.g. bag-of-words), row, none",
+        choices=("auto", "row", "none"),
+    )
+    nprocs: int = _option(1, "processes to train on (1: the single-process path)")
+    algo: str = _option(
+        "1d",
+        "distributed algorithm for --nprocs > 1 (sa1d, sa1.5d: sparsity-aware 1D, 1.5D; auto: "
+        "the planner's choice, see `pargnn plan`)",
+        choices=(*ALGORITHMS, "auto"),
+    )
+    grid: str | None = _option(
+        None, "process grid RxC (2d) or RxCxL (3d); default: the most balanced for --nprocs"
+    )
+    replication: int | None = _option(
+        None,
+        "replication factor c of --algo 1.5d and sa1.5d (c divides P, c^2 <= P; default: "
+        "largest)",
+    )
+    permute: bool = _option(
+        False, "randomly permute the vertices before cutting blocks (balances power-law graphs)"
+    )
+    partition: str | None = _option(
+        None, "how --algo sa1d and sa1.5d cut the graph into parts (default: metis)",
+        choices=PARTITIONERS,
+    )
+    partition_weights: str = _option(
+        "none", "METIS vertex weights: none balances vertex counts, degree balances edges",
+        choices=VERTEX_WEIGHTS,
+    )
+    partition_cache: str | None = _option(
+        None, "folder to keep partitions in, keyed by the graph and the settings"
+    )
+    profile: str | None = _option(
+        None, "machine profile for --algo auto: a file from `pargnn calibrate` or a built-in "
+        "name (local-default, cpu-cluster-ethernet, gpu-cluster-infiniband); default: "
+        "local-default"
+    )
+    threads: int | None = _option(None, "CPU threads per process (default: torch's choice)")
+    device: str = _option(
+        "auto", "where to train: auto takes CUDA when present", choices=("auto", "cpu", "cuda")
+    )
+    dtype: str = _option(
+        "float32", "floating-point precision", choices=("float32", "float64")
+    )
+    out: str | None = _option(None, "write the run's results to this JSON file")
+    quiet: bool = _option(False, "no progress bar and no summary table")
+    trace_memory: bool = _option(
+        False, "measure the training state in tensor bytes during the second training step "
+        "(that step runs slower under the profiler)"
+    )
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting that cannot run."""
+        checks = (
+            (self.layers >= 1, f"--layers must be >= 1, got {self.layers}"),
+            (self.hidden >= 1, f"--hidden must be >= 1, got {self.hidden}"),
+            (self.heads >= 1, f"--heads must be >= 1, got {self.heads}"),
+            (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.nprocs >= 1, f"--nprocs must be >= 1, got {self.nprocs}"),
+            (self.alpha is None or self.model == "labelprop",
+             f"--alpha applies to --model labelprop, not to --model {self.model}"),
+            (self.alpha is None or 0.0 < self.alpha < 1.0,
+             f"--alpha must be in (0, 1), got {self.alpha}"),
+            (self.threads is None or self.threads >= 1,
+             f"--threads must be >= 1, got {self.threads}"),
+            (self.partition is None or self.algo in (*PARTITIONED, "auto"),
+             f"--partition applies to --algo {', '.join(PARTITIONED)}; the broadcast "
+             "algorithms cut contiguous blocks (--permute shuffles them)"),
+            (not (self.permute and self.algo in PARTITIONED),
+             f"--permute does not apply to --algo {self.algo}; use --partition random"),
+            (not (self.algo == "auto" and (self.permute or self.grid or self.replication)),
+             "--algo auto chooses the grid, the replication and the vertex order itself; drop "
+             "--grid, --replication and --permute, or name the algorithm"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                flag = "--" + f.name.replace("_", "-")
+                raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+
+    def model_options(self, features: int, classes: int) -> ModelOptions:
+        """The configured model's options for ``features`` input columns and ``classes``
+        outputs: all it needs of a graph (the planner builds it from statistics alone)."""
+        extra = {} if self.alpha is None else {"alpha": self.alpha}
+        return ModelOptions(in_features=features, num_classes=classes, hidden=self.hidden,
+                            layers=self.layers, dropout=self.dropout, bias=self.bias,
+                            activation=self.activation, seed=self.seed, heads=self.heads,
+                            **extra)
+
+    def build_options(self, device: torch.device) -> BuildOptions:
+        """How each rank builds its algorithm: precision, device, vertex order."""
+        return BuildOptions(dtype=DTYPES[self.dtype], device=device, seed=self.seed,
+                            permute=self.permute, partition=self.partition,
+                            partition_weights=self.partition_weights,
+                            partition_cache=self.partition_cache)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
