@@ -1,8 +1,8 @@
 """Cost models shared by ``sweep.py`` and ``plot.py``: pargnn's exact model and CAGNET's table.
 
-The exact model (:func:`pargnn.cost.exact.predict_epoch`) counts what pargnn's collectives send
-in one training step, byte for byte; it needs only the graph and the grid, no processes, so it
-can be evaluated for grids that were never run. CAGNET's table (``../shared/DESIGN.md``
+The exact model (:func:`pargnn.algorithms.exact.predict_epoch`) counts what pargnn's
+collectives send in one training step, byte for byte; it needs only the graph and the grid, no
+processes, so it can be evaluated for grids that were never run. CAGNET's table (``../shared/DESIGN.md``
 section 2) gives asymptotic words and memory per process; it is evaluated literally here so
 that its ordering of the algorithms can be set beside the measured one.
 
@@ -14,7 +14,7 @@ forward and backward, as the table's per-layer formulas summed over the layers):
 * bandwidth: ``f`` of a layer is the width its SpMM moves (pargnn's GCN transforms first when
   the layer narrows, so 64 for 128 -> 64 and 16 for 64 -> 16); 1D's ``f^2`` is the weight's
   ``f_in x f_out``. Both are read off the exact model's steps of the layer
-  (:func:`pargnn.cost.exact.model_ops`).
+  (:func:`pargnn.planner.problem.model_steps`).
 * memory: ``f`` is the input feature width (what a rank stores), ``L`` the number of layers.
 * words are 4 bytes (float32).
 
@@ -26,15 +26,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pargnn.cost.exact import Op, Traffic, model_ops, predict_epoch
-from pargnn.training.distributed import PreparedGraph, prepare_graph
-from pargnn.training.setup import build_model
-
+from pargnn.algorithms.exact import predict_epoch
+from pargnn.algorithms.prepare import PreparedGraph
+from pargnn.algorithms.registry import plan_grid
 from pargnn.config import TrainConfig
-from pargnn.dist.grid import GridSpec, plan_grid
+from pargnn.cost.steps import Op
+from pargnn.cost.traffic import Traffic
 from pargnn.errors import ConfigError
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.graph import Graph
+from pargnn.layout.spec import GridSpec
+from pargnn.planner.problem import model_steps
+from pargnn.training.run import prepare
 
 WORD_BYTES = 4
 VALUE_BYTES = {"float32": 4, "float64": 8}
@@ -65,8 +68,8 @@ class Problem:
 def load_problem(config: TrainConfig) -> Problem:
     """The graph of ``config.dataset`` and the steps of ``config``'s model, per layer."""
     graph = load_dataset(config.dataset, config.data_root)
-    prepared = prepare_graph(graph, config)
-    layers = model_ops(list(build_model(config, graph).layers()))
+    prepared = prepare(graph, config)
+    layers, _ = model_steps(config, graph.num_features, graph.num_classes)
     return Problem(graph, prepared, layers, VALUE_BYTES[config.dtype])
 
 

@@ -37,7 +37,7 @@ from costs import (  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
 from pargnn.config import TrainConfig  # noqa: E402
-from pargnn.dist.grid import GridSpec, valid_replications  # noqa: E402
+from pargnn.layout.spec import GridSpec, valid_replications  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LINE_PS = (2, 4, 8, 16, 32, 64)

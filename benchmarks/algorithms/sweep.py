@@ -45,11 +45,12 @@ from costs import (
     load_problem,
     replication,
 )
-from pargnn.cost.exact import Traffic
 from runner import code_version, run_training
 
+from pargnn.algorithms.registry import plan_grid
 from pargnn.config import TrainConfig
-from pargnn.dist.grid import GridSpec, plan_grid, valid_replications
+from pargnn.cost.traffic import Traffic
+from pargnn.layout.spec import GridSpec, valid_replications
 
 HERE = Path(__file__).resolve().parent
 GRAPH = "rmat:nodes=32768,degree=16,features=128,classes=16"

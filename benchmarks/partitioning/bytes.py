@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from pargnn.cost.exact import model_ops, predict_epoch
-from pargnn.training.distributed import prepare_graph
-from pargnn.training.setup import build_model
 
 from pargnn import train
+from pargnn.algorithms.exact import predict_epoch
+from pargnn.algorithms.registry import PARTITIONED, REPLICATED, plan_grid
 from pargnn.config import TrainConfig
-from pargnn.dist.grid import REPLICATED, SPARSITY_AWARE, plan_grid
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.partition import partition_graph, partition_stats
+from pargnn.planner.problem import model_steps
+from pargnn.training.run import prepare
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[2] / "shared" / "datasets"
@@ -57,21 +57,22 @@ def setups(p: int) -> list[tuple[str, str]]:
 def config_for(dataset: str, algo: str, partition: str, nprocs: int) -> TrainConfig:
     return TrainConfig(dataset=dataset, data_root=str(DATA), hidden=64, epochs=2, threads=1,
                        quiet=True, nprocs=nprocs, algo=algo,
-                       partition=partition if algo in SPARSITY_AWARE else None,
+                       partition=partition if algo in PARTITIONED else None,
                        replication=REPLICATION if algo in REPLICATED else None)
 
 
 def model_bytes(dataset: str, ps: list[int]) -> list[dict[str, Any]]:
     graph = load_dataset(dataset, DATA)
     base = config_for(dataset, "1d", "block", 2)
-    layers = model_ops(list(build_model(base, graph).layers()))
+    layers, _ = model_steps(base, graph.num_features, graph.num_classes)
+    prepared_input = prepare(graph, base)
     adjacency = graph.adjacency()
     rows = []
     for p in ps:
         for algo, method in setups(p):
             partition = partition_graph(adjacency, p // replication(algo), method)
-            order = partition.order if algo in SPARSITY_AWARE else None
-            prepared = prepare_graph(graph, base, order)
+            order = partition.order if algo in PARTITIONED else None
+            prepared = prepared_input if order is None else prepared_input.reordered(order)
             spec = plan_grid(algo, p, replication=replication(algo))
             traffic = predict_epoch(spec, graph.num_nodes, prepared.at,
                                     prepared.a, layers, graph.num_classes, value_bytes=4,

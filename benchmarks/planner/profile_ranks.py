@@ -19,16 +19,16 @@ import time
 from pathlib import Path
 
 import torch
-from pargnn.training.distributed import build_algorithm
-from pargnn.training.setup import build_model
 from torch.profiler import ProfilerActivity, profile
 
+from pargnn.algorithms.registry import plan_grid
 from pargnn.config import TrainConfig
 from pargnn.dist.comm import CommLog, Communicator
-from pargnn.dist.grid import plan_grid
 from pargnn.dist.launch import WorkerContext, launch
 from pargnn.graph.datasets import load_dataset
-from pargnn.training.loop import train_epoch
+from pargnn.schedule.full_graph import train_step
+from pargnn.training.run import prepare
+from pargnn.training.session import build_session
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 WARM_UP, TIMED = 3, 5
@@ -38,19 +38,19 @@ def rank_profile(ctx: WorkerContext, job: tuple[TrainConfig, int]) -> tuple[floa
     """This rank's median step time and its profiled step's operator table."""
     config, rows = job
     spec = plan_grid(config.algo, ctx.world_size, config.grid, config.replication)
-    graph = load_dataset(config.dataset, config.data_root)
-    algorithm = build_algorithm(graph, config, spec, Communicator(CommLog()), ctx.device)
-    model = build_model(config, graph)
+    prepared = prepare(load_dataset(config.dataset, config.data_root), config)
+    session = build_session(prepared, config, ctx.device, spec, Communicator(CommLog()))
+    algorithm, model = session.algorithm, session.model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     for epoch in range(WARM_UP):
-        train_epoch(model, algorithm, optimizer, epoch)
+        train_step(model, algorithm, optimizer, epoch)
     seconds = []
     for epoch in range(WARM_UP, WARM_UP + TIMED):
         start = time.perf_counter()
-        train_epoch(model, algorithm, optimizer, epoch)
+        train_step(model, algorithm, optimizer, epoch)
         seconds.append(time.perf_counter() - start)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        train_epoch(model, algorithm, optimizer, WARM_UP + TIMED)
+        train_step(model, algorithm, optimizer, WARM_UP + TIMED)
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
     return statistics.median(seconds), table
 

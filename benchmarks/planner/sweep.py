@@ -37,19 +37,16 @@ sys.path.insert(0, str(HERE.parent / "algorithms"))
 
 from runner import code_version, run_training  # noqa: E402
 
+from pargnn.algorithms.registry import plan_grid  # noqa: E402
 from pargnn.config import TrainConfig  # noqa: E402
-from pargnn.dist.grid import plan_grid, valid_replications  # noqa: E402
 from pargnn.graph.datasets import load_dataset  # noqa: E402
 from pargnn.graph.partition import Partition, partition_graph  # noqa: E402
+from pargnn.layout.spec import valid_replications  # noqa: E402
 from pargnn.planner.calibrate import calibrate  # noqa: E402
-from pargnn.planner.planner import (  # noqa: E402
-    Candidate,
-    Plan,
-    Problem,
-    make_plan,
-    measured_sparse,
-)
+from pargnn.planner.planner import Candidate, Plan, make_plan, measured_sparse  # noqa: E402
+from pargnn.planner.problem import problem_for  # noqa: E402
 from pargnn.planner.profile import Profile, load_profile, save_profile  # noqa: E402
+from pargnn.training.run import prepare  # noqa: E402
 
 DATA = HERE.parents[2] / "shared" / "datasets"
 RESULTS = HERE / "results"
@@ -106,9 +103,10 @@ def run(dataset: str, p: int, candidate: Candidate, config: TrainConfig) -> dict
 def plan_case(name: str, p: int, profile: Profile) -> Plan:
     """The planner's predictions for graph ``name`` on ``p`` processes, as ``--algo auto``
     makes them with a calibrated profile (sparse products timed here)."""
-    graph = load_dataset(GRAPHS[name], str(DATA))
-    problem = Problem.from_graph(graph, config_for(name))
-    adjacency = graph.adjacency()
+    config = config_for(name)
+    graph = prepare(load_dataset(GRAPHS[name], str(DATA)), config)
+    problem = problem_for(graph, config)
+    adjacency = graph.adjacency
 
     @functools.cache
     def partitions(parts: int, method: str) -> Partition:

@@ -7,7 +7,7 @@ one output head, attention dropout as input dropout); dropout 0.5, Adam. Epochs 
 the report gives medians and their ratio.
 
 Beside the baseline, the pargnn epoch is set against its kernel floor: the time of exactly the
-SpMMs the epoch performs (``model.spmm_work()``), run alone on the same operator.
+SpMMs the epoch performs (:func:`pargnn.cost.estimate.spmm_work`), run alone on the same operator.
 
 Peak memory is measured in two fresh child processes (one per side) that build the graph,
 record their resident set, train a few epochs and report the peak; the difference is the
@@ -36,14 +36,18 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pargnn.training.setup import build_model, build_single_process
 from torch import Tensor
 
+from pargnn.algorithms.recording import model_steps
+from pargnn.algorithms.single import SingleProcess
 from pargnn.config import TrainConfig
+from pargnn.cost.estimate import spmm_work
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic import rmat
 from pargnn.nn.models import GraphModel
 from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
+from pargnn.training.run import prepare
+from pargnn.training.session import build_session, configured_model
 
 HERE = Path(__file__).resolve().parent
 Step = Callable[[], None]
@@ -81,8 +85,9 @@ def make_graph(args: argparse.Namespace) -> Graph:
 def pargnn_step(graph: Graph, args: argparse.Namespace) -> tuple[Step, Step]:
     """A training step of pargnn's model, and the SpMM-only floor of that step."""
     config = model_config(args)
-    algorithm = build_single_process(graph, config, torch.device("cpu"))
-    model = build_model(config, graph)
+    session = build_session(prepare(graph, config), config, torch.device("cpu"))
+    algorithm, model = session.algorithm, session.model
+    assert isinstance(algorithm, SingleProcess)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     data = algorithm.data
     epoch = [0]
@@ -98,7 +103,7 @@ def pargnn_step(graph: Graph, args: argparse.Namespace) -> tuple[Step, Step]:
     op = algorithm.operator
     operands = [
         (op.at if w.direction == "forward" else op.a, torch.randn(graph.num_nodes, w.width))
-        for w in model.spmm_work()
+        for w in spmm_work(model_steps(model))
     ]
 
     def floor() -> None:
@@ -231,7 +236,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     graph = make_graph(args)
     pargnn, floor = pargnn_step(graph, args)
-    model = build_model(model_config(args), graph)
+    model = configured_model(model_config(args), graph.num_features, graph.num_classes)
     sides = {"pargnn": pargnn, "pyg": pyg_step(graph, args), "spmm_floor": floor,
              "gemm_floor": gemm_floor(model, graph.num_nodes)}
     times = alternate(sides, args.warmup, args.rounds)

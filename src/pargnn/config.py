@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from pargnn.algorithms.prepare import BuildOptions
-from pargnn.algorithms.registry import ALGORITHMS, PARTITIONED
+from pargnn.algorithms.registry import ALGORITHMS, DEFAULT_ALGORITHM, PARTITIONED
 from pargnn.errors import ConfigError
 from pargnn.graph.partition import PARTITIONERS, VERTEX_WEIGHTS
 from pargnn.graph.synthetic import DEFAULT_SPEC
@@ -64,7 +64,7 @@ class TrainConfig:
     )
     nprocs: int = _option(1, "processes to train on (1: the single-process path)")
     algo: str = _option(
-        "1d",
+        DEFAULT_ALGORITHM,
         "distributed algorithm for --nprocs > 1 (sa1d, sa1.5d: sparsity-aware 1D, 1.5D; auto: "
         "the planner's choice, see `pargnn plan`)",
         choices=(*ALGORITHMS, "auto"),

@@ -10,6 +10,7 @@ import torch
 from pargnn.algorithms.registry import plan_grid
 from pargnn.config import TrainConfig
 from pargnn.dist.comm import CommLog, Communicator
+from pargnn.dist.phases import EVALUATION
 from pargnn.graph.graph import Graph
 from pargnn.training.rank import RankJob
 from pargnn.training.run import prepare
@@ -59,10 +60,36 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
     }
 
 
+def propagation_config(case: Case) -> TrainConfig:
+    """Label propagation (``case.layers`` iterations) in float64 on ``case``'s layout."""
+    return TrainConfig(nprocs=case.nprocs, algo=case.algo, grid=case.grid,
+                       replication=case.replication, layers=case.layers, model="labelprop",
+                       dtype="float64", permute=case.permute, partition=case.partition)
+
+
+def propagate(graph: Graph, case: Case) -> dict[str, Any]:
+    """Label propagation's output and its evaluation pass (logged) on this rank."""
+    config = propagation_config(case)
+    spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
+    log = CommLog()
+    session = build_session(prepare(graph, config), config, torch.device("cpu"), spec,
+                            Communicator(log))
+    algorithm = session.algorithm
+    logits = session.model(algorithm, algorithm.data.features)
+    log.reset()
+    with log.phase(EVALUATION):
+        accuracies = session.schedule.evaluate()
+    return {"row_ids": algorithm.data.row_ids.clone(),
+            "feature_shape": tuple(algorithm.data.features.shape),
+            "class_range": algorithm.columns(graph.num_classes), "logits": logits.clone(),
+            "accuracies": tuple(accuracies), "comm": log.as_dict()}
+
+
 def run_cases(ctx: Any, payload: tuple[Graph, list[Case], float, int]) -> list[dict[str, Any]]:
     graph, cases, dropout, epoch = payload
-    return [one_step(graph, case, dropout, epoch) for case in cases
-            if case.nprocs == ctx.world_size]
+    return [propagate(graph, case) if case.model == "labelprop"
+            else one_step(graph, case, dropout, epoch)
+            for case in cases if case.nprocs == ctx.world_size]
 
 
 def trajectory_config(case: Case, data_root: str) -> TrainConfig:

@@ -2,7 +2,8 @@
 
 For each configuration, one training step (dropout on, float64) runs on a process grid; the
 assembled logits, the loss and the gradient of every weight must equal the single-process
-float64 reference. The graph is directed, its size divisible by none of the world sizes, and
+float64 reference. Label propagation (no parameters) is checked on its output and its
+evaluation pass instead. The graph is directed, its size divisible by none of the world sizes, and
 it has isolated vertices. One group of processes is spawned per world size and runs every
 configuration of that size.
 """
@@ -23,13 +24,14 @@ from pargnn.algorithms.prepare import in_run_order
 from pargnn.algorithms.registry import REPLICATED, plan_grid
 from pargnn.cost.traffic import Traffic
 from pargnn.dist.launch import launch
+from pargnn.dist.phases import EVALUATION, TRAIN
 from pargnn.graph.graph import Graph
 from pargnn.graph.partition import partition_graph
 from pargnn.config import TrainConfig
 from pargnn.planner.problem import model_steps
 from pargnn.training.run import prepare
 from pargnn.training.session import build_session
-from tests.dist.equivalence_worker import Case, run_cases
+from tests.dist.equivalence_worker import Case, propagation_config, run_cases
 
 DROPOUT, EPOCH = 0.5, 3
 
@@ -52,6 +54,11 @@ CASES = ([replace(c, layers=layers) for c in LAYOUTS for layers in (2, 3)]
          + [replace(c, model=model) for c in SPARSITY_AWARE
             if (c.algo, c.nprocs) in (("sa1d", 3), ("sa1.5d", 4))
             for model in ("sage", "gin", "gat")])
+PROPAGATION = [replace(c, model="labelprop", layers=4) for c in (
+    Case("1d", 2), Case("1d", 3), Case("1d", 4, permute=True), Case("2d", 4, "2x2"),
+    Case("2d", 6, "2x3"), Case("3d", 8, "2x2x2"), Case("1.5d", 4, replication=2),
+    Case("sa1d", 3, partition="metis"), Case("sa1.5d", 4, replication=2, partition="random"))]
+CASES += PROPAGATION
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
 
@@ -99,8 +106,12 @@ def assemble(graph: Graph, results: list[dict[str, Any]]) -> torch.Tensor:
 
 
 def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
-    config = TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                         permute=case.permute, model=case.model, heads=case.heads)
+    """The exact model's traffic of each rank: a training step, or for label propagation
+    (which trains nothing) an evaluation pass."""
+    training = case.model != "labelprop"
+    config = (TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
+                          permute=case.permute, model=case.model, heads=case.heads)
+              if training else propagation_config(case))
     order = offsets = None
     if case.partition is not None:
         parts = case.nprocs // (case.replication or 1)
@@ -112,7 +123,12 @@ def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
     layers, _ = model_steps(config, graph.num_features, graph.num_classes)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     return predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
-                         graph.num_classes, value_bytes=8, offsets=offsets)
+                         graph.num_classes, value_bytes=8, training=training, offsets=offsets)
+
+
+def _step_phase(phase: str) -> str:
+    """``train/loss`` or ``evaluation/loss`` -> ``loss``: the model's phases are a step's."""
+    return phase.removeprefix(f"{TRAIN}/").removeprefix(f"{EVALUATION}/")
 
 
 def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
@@ -120,14 +136,12 @@ def check_traffic(graph: Graph, case: Case, results: list[dict[str, Any]]) -> No
     by call (collective and group size, which the planner prices)."""
     for rank, (r, predicted) in enumerate(zip(results, predicted_traffic(graph, case),
                                               strict=True)):
-        logged = {phase.removeprefix("train/"): stats
-                  for phase, stats in r["comm"]["by_phase"].items()}
+        logged = {_step_phase(phase): stats for phase, stats in r["comm"]["by_phase"].items()}
         assert set(logged) == set(predicted.bytes), f"{case} rank {rank}: phases differ"
         for phase, stats in logged.items():
             assert (stats["calls"], stats["bytes"]) == (
                 predicted.calls[phase], predicted.bytes[phase]), f"{case} rank {rank} {phase}"
-        calls = {(c["phase"].removeprefix("train/"), c["op"], c["group"]): (c["calls"],
-                                                                           c["bytes"])
+        calls = {(_step_phase(c["phase"]), c["op"], c["group"]): (c["calls"], c["bytes"])
                  for c in r["comm"]["by_call"]}
         expected = {key: (predicted.call_counts[key], predicted.call_bytes[key])
                     for key in predicted.call_counts}
@@ -177,4 +191,20 @@ def run_world(world: int) -> list[list[dict[str, Any]]]:
 def test_matches_single_process_reference(case: Case) -> None:
     cases = [c for c in CASES if c.nprocs == case.nprocs]
     results = run_world(case.nprocs)[cases.index(case)]
-    compare(random_graph(), case, results)
+    if case.model == "labelprop":
+        compare_propagation(random_graph(), case, results)
+    else:
+        compare(random_graph(), case, results)
+
+
+def compare_propagation(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
+    """Label propagation's output and accuracies on every rank equal one process's, and its
+    evaluation pass sends what the exact model says."""
+    check_no_full_copy(graph, case, results)
+    check_traffic(graph, case, results)
+    config = propagation_config(replace(case, nprocs=1))
+    session = build_session(prepare(graph, config), config, torch.device("cpu"))
+    logits = session.model(session.algorithm, session.algorithm.data.features)
+    torch.testing.assert_close(assemble(graph, results), logits, rtol=1e-12, atol=1e-14)
+    expected = tuple(session.schedule.evaluate())
+    assert all(r["accuracies"] == expected for r in results)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from pargnn import TrainConfig, train
 from pargnn.graph.datasets import load_dataset
@@ -38,3 +42,22 @@ def test_cora_reaches_published_range(shared_datasets: Path) -> None:
                                threads=2), graph=graph)
     assert result.test_acc > 0.78, result.test_acc
     assert not math.isnan(result.epochs[-1].loss)
+
+
+def test_an_empty_split_is_said_once_and_written_as_null(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No validation vertices: one line says so, the JSON holds null (never NaN), and the
+    kept epoch is the last."""
+    graph = load_dataset(SBM, None)
+    no_val = dataclasses.replace(graph, train_mask=graph.train_mask | graph.val_mask,
+                                 val_mask=np.zeros_like(graph.val_mask))
+    out = tmp_path / "run.json"
+    result = train(TrainConfig(dataset=SBM, epochs=3, out=str(out)), graph=no_val)
+    notices = [line for line in capsys.readouterr().err.splitlines() if "no val" in line]
+    assert len(notices) == 1 and "null" in notices[0]
+    text = out.read_text()
+    assert "NaN" not in text
+    payload = json.loads(text)
+    assert payload["final"]["val_acc"] is None and payload["final"]["best_epoch"] == 2
+    assert all(e["val_acc"] is None for e in payload["epochs"])
+    assert payload["final"]["test_acc"] == result.test_acc

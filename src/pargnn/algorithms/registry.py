@@ -21,6 +21,7 @@ FAMILIES: tuple[AlgorithmFamily, ...] = (
 )
 
 ALGORITHMS: tuple[str, ...] = tuple(name for f in FAMILIES for name in f.names)
+DEFAULT_ALGORITHM: str = ALGORITHMS[0]  # the first family's first name: 1D
 PARTITIONED: tuple[str, ...] = tuple(name for f in FAMILIES if f.partitioned for name in f.names)
 REPLICATED: tuple[str, ...] = tuple(name for f in FAMILIES if f.replicated for name in f.names)
 

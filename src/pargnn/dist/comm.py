@@ -33,6 +33,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from pargnn.dist.phases import SETUP
+
 ProcessGroup = dist.ProcessGroup
 # torch 2.13 renamed the tensor-in/tensor-out collectives; older releases have the old names.
 _all_gather_single = getattr(dist, "all_gather_single", dist.all_gather_into_tensor)
@@ -82,7 +84,7 @@ class CommLog:
 
     @property
     def current_phase(self) -> str:
-        return "/".join(self._stack) or "setup"
+        return "/".join(self._stack) or SETUP
 
     def record(self, op: str, nbytes: int, seconds: float, group: int = 0) -> None:
         """One call of ``op`` over ``group`` processes (0: not said) in the current phase."""

@@ -35,7 +35,7 @@ import tempfile
 import torch
 
 from pargnn.algorithms.prepare import PreparedGraph, prepare_graph
-from pargnn.algorithms.registry import plan_grid
+from pargnn.algorithms.registry import DEFAULT_ALGORITHM, plan_grid
 from pargnn.algorithms.stored import save_prepared
 from pargnn.config import TrainConfig
 from pargnn.dist.launch import launch, run_under_torchrun, under_torchrun
@@ -113,7 +113,7 @@ def _plan(config: TrainConfig, prepared: PreparedGraph
         plan_grid(config.algo, config.nprocs, config.grid, config.replication)
         return config, None
     if config.nprocs == 1:
-        return config.replace(algo="1d"), None
+        return config.replace(algo=DEFAULT_ALGORITHM), None
     planned = resolve_auto(config, prepared, config.nprocs)
     announce_plan(planned, config)
     return planned.config.replace(out=config.out), planned.plan.as_dict()
