@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pargnn.planner.calibrate import _plan, _slowest, calibrate
-from pargnn.planner.profile import COLLECTIVES, KERNELS, load_profile, save_profile
 from pargnn.errors import ConfigError
+from pargnn.planner.calibrate import _slowest, calibrate
+from pargnn.planner.calibration.plan import measurement_plan as _plan
+from pargnn.planner.profile import COLLECTIVES, KERNELS, load_profile, save_profile
 
 # A quick calibration at P=2 takes a few seconds; this is the bound the CLI promises, with room
 # for a loaded machine.
