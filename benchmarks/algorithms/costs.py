@@ -2,9 +2,9 @@
 
 The exact model (:func:`pargnn.algorithms.exact.predict_epoch`) counts what pargnn's
 collectives send in one training step, byte for byte; it needs only the graph and the grid, no
-processes, so it can be evaluated for grids that were never run. CAGNET's table (``../shared/DESIGN.md``
-section 2) gives asymptotic words and memory per process; it is evaluated literally here so
-that its ordering of the algorithms can be set beside the measured one.
+processes, so it can be evaluated for grids that were never run. CAGNET's table
+(``../shared/DESIGN.md`` section 2) gives asymptotic words and memory per process; it is
+evaluated literally here so that its ordering of the algorithms can be set beside the measured one.
 
 Conventions for the literal evaluation of CAGNET's table (one epoch = every layer once,
 forward and backward, as the table's per-layer formulas summed over the layers):

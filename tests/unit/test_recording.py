@@ -10,13 +10,13 @@ from pargnn.algorithms.contract import Algorithm
 from pargnn.algorithms.exact import predict_epoch
 from pargnn.algorithms.recording import model_steps
 from pargnn.algorithms.registry import plan_grid
+from pargnn.config import TrainConfig
 from pargnn.cost.estimate import estimate_epoch
 from pargnn.cost.steps import Op
 from pargnn.dist import phases
 from pargnn.nn.init import glorot_
 from pargnn.nn.models import GAT, GCN, GraphModel
 from pargnn.training.run import prepare
-from pargnn.config import TrainConfig
 from tests.dist.test_equivalence import random_graph
 
 
