@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pargnn.dist import phases
 from pargnn.dist.comm import Communicator, ProcessGroup
 from pargnn.dist.differentiable import all_gather_rows, reduce_scatter_rows
 from pargnn.ops.attention import EdgeStructure
@@ -229,3 +231,49 @@ def stage_weight_grad(block: SparseBlock, grad: Tensor, x: Tensor, spans: list[S
                                    beta=0.0, out=pattern)
         out[:, head] = pattern.values()
     return out
+
+
+@dataclass(frozen=True)
+class AttentionStep:
+    """What one attention step needs besides its tensors."""
+
+    heads: int
+    head_width: int
+    negative_slope: float
+    dropout: float
+    key: int
+
+
+class StagedState(Protocol):
+    """What the backward pass of a :class:`StagedAttention` reads from its forward pass."""
+
+    comm: Communicator
+    groups: ScoreGroups
+    stored: list[tuple[int, StoredEdges]]
+    saved: SavedWeights
+    step: AttentionStep
+
+    def stage_gradients(self, g: Tensor, grad: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """``dL/dG`` of this process's rows and ``dL/dalpha`` of each stored block (in
+        ``stored`` order), from ``dL/dZ``."""
+        ...
+
+
+class StagedAttention(torch.autograd.Function):
+    """The backward pass shared by the attentions that multiply stage by stage (the grid,
+    1.5D): their forward saves ``(G, s_src, s_dst)`` and a :class:`StagedState` as
+    ``ctx.state``. The stages' products give ``dG`` and ``dalpha``
+    (:meth:`StagedState.stage_gradients`); the softmax's and the scores' adjoints give the
+    scores' gradients (:func:`edge_weights_backward`)."""
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        state: StagedState = ctx.state
+        g, s_src, s_dst = ctx.saved_tensors
+        with state.comm.log.phase(phases.BACKWARD_AGGREGATION):
+            grad_g, grad_alphas = state.stage_gradients(g, grad.contiguous())
+        with state.comm.log.phase(phases.BACKWARD_ATTENTION):
+            grad_src, grad_dst = edge_weights_backward(
+                state.groups, [e for _, e in state.stored], state.saved, grad_alphas, s_src,
+                s_dst, state.step.negative_slope)
+        return grad_g, grad_src, grad_dst, None, None, None, None

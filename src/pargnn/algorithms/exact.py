@@ -40,4 +40,4 @@ def predict_epoch(spec: GridSpec, n: int, at: Matrix, a: Matrix, layers: Steps,
             need = halo_matrix(matrix_of(at), offsets)
         halos = PartHalos(np.asarray(offsets), need, np.zeros_like(need))
     problem = Problem(n, as_index(at), as_index(a), 0, classes, layers, 0, value_bytes, False)
-    return family.traffic(problem, spec, halos, ranks, training)
+    return family.costs.traffic(problem, spec, halos, ranks, training)

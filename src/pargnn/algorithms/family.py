@@ -27,7 +27,7 @@ from pargnn.cost.sparse_timing import RankBlocks
 from pargnn.cost.traffic import Traffic
 from pargnn.dist.comm import Communicator
 from pargnn.graph.partition import Partition
-from pargnn.layout.spec import GridSpec
+from pargnn.layout.spec import GridSpec, Shapes
 
 Ranks = Sequence[int] | None  # the ranks to predict; None: every rank
 
@@ -38,40 +38,48 @@ def first_rank(spec: GridSpec) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class AlgorithmFamily:
-    """One family of distributed algorithms (see the module docstring).
+class FamilyCosts:
+    """A family's entries in the cost models.
 
     Attributes:
-        names: its ``--algo`` names, each a :class:`GridSpec` ``algorithm``.
-        summary: one line for ``--help`` and the docs.
-        grid_spec: ``(name, P, --grid, --replication)`` to the grid it runs on, or a
-            :class:`~pargnn.errors.ConfigError` listing the shapes that would work.
-        layouts: the grids the planner considers for ``P`` processes.
-        settings: the ``--grid``/``--replication`` values that select a grid.
-        build: this rank's algorithm for a prepared graph (every rank calls it together).
         traffic: per-rank traffic of one training step (``training``) or one evaluation
             pass, given the partition's halos for a partitioned family.
         rank_shapes: per rank, what it computes, stores and receives (compute and memory).
         rank_blocks: every rank's sparse blocks as training multiplies them (a row sample),
             given the partition for a partitioned family.
+    """
+
+    traffic: Callable[[Problem, GridSpec, PartHalos | None, Ranks, bool], list[Traffic]]
+    rank_shapes: Callable[[Problem, GridSpec, PartHalos | None, Ranks], list[RankShape]]
+    rank_blocks: Callable[[Problem, GridSpec, Partition | None], list[RankBlocks]]
+
+
+@dataclass(frozen=True)
+class AlgorithmFamily:
+    """One family of distributed algorithms (see the module docstring); its package's
+    docstring describes it.
+
+    Attributes:
+        shapes: its ``--algo`` names, the grids it accepts, those the planner considers, and
+            the flags that select one (:class:`~pargnn.layout.spec.Shapes`).
+        build: this rank's algorithm for a prepared graph (every rank calls it together).
+        costs: its exact communication model and planner entries.
         parts: for a family that partitions the graph, how many parts a grid cuts.
         replicated: whether ``--replication`` applies.
         busiest_ranks: the ranks that bound a grid's epoch when its blocks are uniform
             (statistics-only planning).
     """
 
-    names: tuple[str, ...]
-    summary: str
-    grid_spec: Callable[[str, int, str | None, int | None], GridSpec]
-    layouts: Callable[[int], list[GridSpec]]
-    settings: Callable[[GridSpec], dict[str, object]]
+    shapes: Shapes
     build: Callable[[PreparedGraph, GridSpec, BuildOptions, Communicator], Algorithm]
-    traffic: Callable[[Problem, GridSpec, PartHalos | None, Ranks, bool], list[Traffic]]
-    rank_shapes: Callable[[Problem, GridSpec, PartHalos | None, Ranks], list[RankShape]]
-    rank_blocks: Callable[[Problem, GridSpec, Partition | None], list[RankBlocks]]
+    costs: FamilyCosts
     parts: Callable[[GridSpec], int] | None = None
     replicated: bool = False
     busiest_ranks: Callable[[GridSpec], tuple[int, ...]] = first_rank
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.shapes.names
 
     @property
     def partitioned(self) -> bool:

@@ -43,9 +43,9 @@ def plan_grid(algorithm: str, nprocs: int, grid: str | None = None,
     if not family.replicated and replication not in (None, 1):
         raise ConfigError(f"--replication applies to --algo {' and '.join(REPLICATED)} only "
                           f"(got {algorithm})")
-    return family.grid_spec(algorithm, nprocs, grid, replication)
+    return family.shapes.spec(algorithm, nprocs, grid, replication)
 
 
 def layouts(nprocs: int) -> list[GridSpec]:
     """Every grid of every family that the planner considers for ``nprocs`` processes."""
-    return [spec for family in FAMILIES for spec in family.layouts(nprocs)]
+    return [spec for family in FAMILIES for spec in family.shapes.layouts(nprocs)]

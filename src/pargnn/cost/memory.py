@@ -64,32 +64,32 @@ def csr_bytes(rows: int, nnz: int, index_bytes: int, value_bytes: int) -> int:
 
 @dataclass(frozen=True)
 class Buffers:
-    """The workspace of one rank's collectives, by the rows of what it receives and sums.
-
-    ``received_rows``: the largest dense block received in one stage of an aggregation (the
-    halo and the local rows together for the sparsity-aware algorithms); ``received_sparse``:
-    bytes of the largest sparse block received (2D/3D broadcast their sparse blocks);
-    ``partial_rows``: rows of an aggregation's partial sum (a grid row's rows on a 3D grid,
-    whose layers reduce-scatter it); ``layers``: the processes that reduce it;
-    ``column_groups``: processes that share a row's feature columns (2D/3D), which makes a
-    dense transform's product full-width before its reduce-scatter; ``staged``: the blocks
-    arrive in stages, and a stage's buffer is allocated while the previous one is still
-    referenced (the broadcast algorithms), where the sparsity-aware ones receive once;
-    ``exchange_rows``: rows of an all-to-all's receive buffer (the sparsity-aware
-    algorithms: its halo), alive while the concatenated block is built;
-    ``widened_indices``: each stage's product holds a 64-bit copy of the block's 32-bit
-    column indices. The traced peaks of the broadcast algorithms (1D, 2D on R-MAT) show
-    it; those of sa1d and sa1.5d (R-MAT, P = 4) do not, so they leave it out.
-    """
+    """The workspace of one rank's collectives, by the rows of what it receives and sums."""
 
     received_rows: int
+    """The largest dense block received in one stage of an aggregation (the halo and the
+    local rows together for the sparsity-aware algorithms)."""
     partial_rows: int
+    """Rows of an aggregation's partial sum (a grid row's rows on a 3D grid, whose layers
+    reduce-scatter it)."""
     received_sparse: int = 0
+    """Bytes of the largest sparse block received (2D/3D broadcast their sparse blocks)."""
     layers: int = 1
+    """The processes that reduce the partial sum."""
     column_groups: int = 1
+    """Processes that share a row's feature columns (2D/3D), which makes a dense
+    transform's product full-width before its reduce-scatter."""
     staged: bool = True
+    """The blocks arrive in stages, and a stage's buffer is allocated while the previous one
+    is still referenced (the broadcast algorithms), where the sparsity-aware ones receive
+    once."""
     exchange_rows: int = 0
+    """Rows of an all-to-all's receive buffer (the sparsity-aware algorithms: its halo),
+    alive while the concatenated block is built."""
     widened_indices: bool = True
+    """Each stage's product holds a 64-bit copy of the block's 32-bit column indices. The
+    traced peaks of the broadcast algorithms (1D, 2D on R-MAT) show it; those of sa1d and
+    sa1.5d (R-MAT, P = 4) do not, so they leave it out."""
 
 
 # full-width copies a reduce-scatter or all-gather of a partial sum makes: the partial sum,

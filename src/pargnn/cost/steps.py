@@ -44,3 +44,11 @@ Steps = list[list[Op]]  # per layer, its forward steps in order
 def flat(layers: Steps) -> list[Op]:
     """Every step of every layer, first to last."""
     return [op for layer in layers for op in layer]
+
+
+def gradient_words(op: Op) -> int:
+    """Words of the parameter whose gradient a step all-reduces: a ``f_in x f_out`` weight,
+    a bias ``width`` wide, a scalar; none for a fixed matrix or a step without parameters."""
+    if op.kind == TRANSFORM:
+        return op.f_in * op.f_out if op.weight_grad else 0
+    return {BIAS: op.width, SCALE: 1}.get(op.kind, 0)

@@ -19,7 +19,9 @@ is refused with a :class:`~pargnn.errors.ConfigError` that lists the shapes that
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from pargnn.errors import ConfigError
 
@@ -102,24 +104,24 @@ def row_spec(algorithm: str, nprocs: int, grid: str | None) -> GridSpec:
     return GridSpec(algorithm, (nprocs, 1, 1), GRID_DIMS)
 
 
+def _grid_spec(algorithm: str, nprocs: int, grid: str | None, dims: int) -> GridSpec:
+    """A ``dims``-dimensional grid (2: ``Pr x Pc``, 3: ``Pr x Pc x Pl``), padded to three."""
+    options, default = {2: (shapes_2d, default_2d), 3: (shapes_3d, default_3d)}[dims]
+    shape = default(nprocs) if grid is None else parse_grid(grid)
+    if len(shape) != dims or shape not in options(nprocs):
+        raise ConfigError(f"--grid {grid} does not fit --algo {algorithm} with {nprocs} "
+                          f"processes; grids that do: {listing(options(nprocs))}")
+    return GridSpec(algorithm, (*shape, 1)[:3], GRID_DIMS)
+
+
 def grid_2d_spec(algorithm: str, nprocs: int, grid: str | None) -> GridSpec:
     """A ``Pr x Pc`` grid (``Pl = 1``); the most square one by default."""
-    options = shapes_2d(nprocs)
-    shape = default_2d(nprocs) if grid is None else parse_grid(grid)
-    if len(shape) != 2 or shape not in options:
-        raise ConfigError(f"--grid {grid} does not fit --algo {algorithm} with {nprocs} "
-                          f"processes; grids that do: {listing(options)}")
-    return GridSpec(algorithm, (shape[0], shape[1], 1), GRID_DIMS)
+    return _grid_spec(algorithm, nprocs, grid, 2)
 
 
 def grid_3d_spec(algorithm: str, nprocs: int, grid: str | None) -> GridSpec:
     """A ``Pr x Pc x Pl`` grid; the most balanced one with two layers or more by default."""
-    options = shapes_3d(nprocs)
-    shape = default_3d(nprocs) if grid is None else parse_grid(grid)
-    if len(shape) != 3 or shape not in options:
-        raise ConfigError(f"--grid {grid} does not fit --algo {algorithm} with {nprocs} "
-                          f"processes; grids that do: {listing(options)}")
-    return GridSpec(algorithm, shape, GRID_DIMS)
+    return _grid_spec(algorithm, nprocs, grid, 3)
 
 
 def replicated_spec(algorithm: str, nprocs: int, grid: str | None,
@@ -139,3 +141,54 @@ def replicated_spec(algorithm: str, nprocs: int, grid: str | None,
             f"divide P and c^2 <= P); replications that do: {', '.join(map(str, options))}"
         )
     return GridSpec(algorithm, (nprocs // c, c), REPLICATED_DIMS)
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """The grids a family accepts.
+
+    ``names`` are its ``--algo`` names; ``spec`` turns ``(--algo, P, --grid, --replication)``
+    into a grid's normal form (or a :class:`ConfigError` listing the shapes that would work);
+    ``layouts`` are the grids the planner considers for ``P``; ``settings`` the
+    ``--grid``/``--replication`` that select a grid.
+    """
+
+    names: tuple[str, ...]
+    spec: Callable[[str, int, str | None, int | None], GridSpec]
+    layouts: Callable[[int], list[GridSpec]]
+    settings: Callable[[GridSpec], dict[str, object]]
+
+
+def replicated_layouts(algorithm: str, nprocs: int) -> list[GridSpec]:
+    """Every replicated grid with ``c > 1`` (``c = 1`` is a row of processes)."""
+    return [replicated_spec(algorithm, nprocs, None, c) for c in valid_replications(nprocs)
+            if c > 1]
+
+
+def replication_setting(spec: GridSpec) -> dict[str, object]:
+    """The ``--grid``/``--replication`` that select a replicated grid."""
+    return {"grid": None, "replication": spec.shape[1]}
+
+
+def no_setting(spec: GridSpec) -> dict[str, object]:
+    """A row of processes needs neither ``--grid`` nor ``--replication``."""
+    return {"grid": None, "replication": None}
+
+
+def _row(algorithm: str, nprocs: int, grid: str | None, replication: int | None) -> GridSpec:
+    return row_spec(algorithm, nprocs, grid)
+
+
+def _rows(algorithm: str, nprocs: int) -> list[GridSpec]:
+    return [row_spec(algorithm, nprocs, None)] if nprocs > 1 else []
+
+
+def row_shapes(algorithm: str) -> Shapes:
+    """A row of ``P`` processes, offered by the planner from ``P = 2``."""
+    return Shapes((algorithm,), _row, partial(_rows, algorithm), no_setting)
+
+
+def replicated_shapes(algorithm: str) -> Shapes:
+    """``P / c`` block rows replicated ``c`` times; the planner offers every ``c > 1``."""
+    return Shapes((algorithm,), replicated_spec, partial(replicated_layouts, algorithm),
+                  replication_setting)

@@ -62,7 +62,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        chosen = self.family.settings(self.spec)
+        chosen = self.family.shapes.settings(self.spec)
         text = self.algorithm
         text += f" {chosen['grid']}" if chosen["grid"] else ""
         text += f" c={chosen['replication']}" if chosen["replication"] else ""
@@ -70,7 +70,7 @@ class Candidate:
 
     def settings(self) -> dict[str, object]:
         """The ``TrainConfig`` fields that select this candidate."""
-        return {"algo": self.algorithm, **self.family.settings(self.spec),
+        return {"algo": self.algorithm, **self.family.shapes.settings(self.spec),
                 "partition": self.partition}
 
     def halos(self, problem: Problem, partitions: PartitionSource) -> PartHalos | None:
@@ -189,7 +189,7 @@ def rank_blocks(problem: Problem, candidate: Candidate, partitions: PartitionSou
         partition = partitions(parts(candidate.spec), candidate.partition)
         if partition is None:
             return None
-    return candidate.family.rank_blocks(problem, candidate.spec, partition)
+    return candidate.family.costs.rank_blocks(problem, candidate.spec, partition)
 
 
 def predict(problem: Problem, candidate: Candidate, profile: Profile,
@@ -207,8 +207,8 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
     halos = candidate.halos(problem, partitions)
     if family.partitioned and halos is None:
         return None
-    traffic = family.traffic(problem, spec, halos, chosen, True)
-    shapes = family.rank_shapes(problem, spec, halos, chosen)
+    traffic = family.costs.traffic(problem, spec, halos, chosen, True)
+    shapes = family.costs.rank_shapes(problem, spec, halos, chosen)
     works, factors, alone = [], [], []
     pace_of_fits = calibration_pace(profile)
     for rank, (shape, _, _) in zip(chosen, shapes, strict=True):

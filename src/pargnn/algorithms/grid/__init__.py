@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from pargnn.algorithms.family import AlgorithmFamily
 from pargnn.algorithms.grid.algorithm import build_grid
-from pargnn.algorithms.grid.costs import rank_blocks, rank_shapes
-from pargnn.algorithms.grid.traffic import traffic
+from pargnn.algorithms.grid.costs import COSTS
 from pargnn.layout.spec import (
     GridSpec,
+    Shapes,
     grid_2d_spec,
     grid_3d_spec,
     row_spec,
@@ -55,14 +55,7 @@ def settings(spec: GridSpec) -> dict[str, object]:
 
 
 FAMILY = AlgorithmFamily(
-    names=("1d", "2d", "3d"),
-    summary="CAGNET's SUMMA on a Pr x Pc x Pl grid: 1d broadcasts row blocks, 2d also splits "
-            "the features, 3d adds layers whose partial sums are reduce-scattered",
-    grid_spec=grid_spec,
-    layouts=layouts,
-    settings=settings,
+    shapes=Shapes(("1d", "2d", "3d"), grid_spec, layouts, settings),
     build=build_grid,
-    traffic=traffic,
-    rank_shapes=rank_shapes,
-    rank_blocks=rank_blocks,
+    costs=COSTS,
 )

@@ -13,9 +13,9 @@ from functools import cached_property, partial
 import numpy as np
 from torch import Tensor
 
-from pargnn.algorithms.block_attention import StoredEdges
+from pargnn.algorithms.block_attention import AttentionStep, StoredEdges
 from pargnn.algorithms.contract import LocalData, local_data_bytes, tensor_bytes
-from pargnn.algorithms.grid.attention import AttentionStep, grid_attend, stored_edges
+from pargnn.algorithms.grid.attention import grid_attend, stored_edges
 from pargnn.algorithms.grid.dense import GridDenseSteps
 from pargnn.algorithms.grid.summa import Operator, build_operator, summa_spmm
 from pargnn.algorithms.paired import paired_spmm

@@ -38,53 +38,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pargnn.algorithms.block_attention import (
-    ScoreGroups,
-    StoredEdges,
-    edge_weights,
-    edge_weights_backward,
-    head_spans,
-    partial_head_scores,
-    stage_product,
-    stage_transposed_product,
-    stage_weight_grad,
-    store_edges,
-    vertex_ids,
-)
+from pargnn.algorithms import block_attention as attn
+from pargnn.algorithms.block_attention import AttentionStep
 from pargnn.algorithms.grid.summa import Operator, reduce_layers
+from pargnn.dist import phases
+from pargnn.dist.comm import Communicator
 from pargnn.dist.differentiable import all_gather_rows, all_reduce_sum, sum_gradient
-from pargnn.dist.phases import (
-    BACKWARD_AGGREGATION,
-    BACKWARD_ATTENTION,
-    FORWARD_AGGREGATION,
-    FORWARD_ATTENTION,
-)
 from pargnn.layout.places import GridPlace
 from pargnn.ops.blocks import SparseBlock
 
 
-@dataclass(frozen=True)
-class AttentionStep:
-    """What one attention step needs besides its tensors."""
-
-    heads: int
-    head_width: int
-    negative_slope: float
-    dropout: float
-    key: int
-
-
 def stored_edges(place: GridPlace, op: Operator, original_ids: np.ndarray | None
-                 ) -> list[tuple[int, StoredEdges]]:
+                 ) -> list[tuple[int, attn.StoredEdges]]:
     """Per stored block of ``A^T`` (by stage): its edges, dropout keys and source offset in
     the slab of layer ``l``."""
     lay = place.layout
-    destinations = vertex_ids(original_ids, *lay.grid_row(place.i), place.device)
+    destinations = attn.vertex_ids(original_ids, *lay.grid_row(place.i), place.device)
     out = []
     for s in sorted(op.owned):
-        sources = vertex_ids(original_ids, *lay.block(s, place.layer), place.device)
+        sources = attn.vertex_ids(original_ids, *lay.block(s, place.layer), place.device)
         offset = sum(lay.block_size(k, place.layer) for k in range(s))
-        out.append((s, store_edges(op.owned[s], destinations, sources, lay.n, offset)))
+        out.append((s, attn.store_edges(op.owned[s], destinations, sources, lay.n, offset)))
     return out
 
 
@@ -93,17 +67,17 @@ def grid_head_scores(place: GridPlace, h: Tensor, attention: Tensor) -> Tensor:
     (step 1); the attention vector's gradient is summed over the grid."""
     comm, grid = place.comm, place.grid
     heads, width = attention.shape
-    shared = sum_gradient(attention, comm, None, grid.spec.size, BACKWARD_ATTENTION)
-    with comm.log.phase(FORWARD_ATTENTION):
-        partial = partial_head_scores(h, shared, place.cols(heads * width))
+    shared = sum_gradient(attention, comm, None, grid.spec.size, phases.BACKWARD_ATTENTION)
+    with comm.log.phase(phases.FORWARD_ATTENTION):
+        partial = attn.partial_head_scores(h, shared, place.cols(heads * width))
         return all_reduce_sum(partial, comm, grid.group("col"), place.layout.cols,
-                              BACKWARD_ATTENTION)
+                              phases.BACKWARD_ATTENTION)
 
 
-def score_groups(place: GridPlace) -> ScoreGroups:
+def score_groups(place: GridPlace) -> attn.ScoreGroups:
     lay, grid = place.layout, place.grid
     peers, peer_count = grid.peers()
-    return ScoreGroups(
+    return attn.ScoreGroups(
         place.comm,
         grid.group("row"), tuple(lay.block_size(s, place.layer) for s in range(lay.rows)),
         place.i,
@@ -112,7 +86,7 @@ def score_groups(place: GridPlace) -> ScoreGroups:
         peers, peer_count)
 
 
-def grid_attend(place: GridPlace, op: Operator, stored: list[tuple[int, StoredEdges]],
+def grid_attend(place: GridPlace, op: Operator, stored: list[tuple[int, attn.StoredEdges]],
                 g: Tensor, s_src: Tensor, s_dst: Tensor, step: AttentionStep) -> Tensor:
     """Steps 2 and 3 of the module docstring: ``Z[B[i, l], F[j]]``."""
     result: Tensor = _GridAttention.apply(g, s_src, s_dst, place, op, stored, step)
@@ -148,59 +122,70 @@ def _dense_stage(place: GridPlace, x: Tensor, s: int) -> Tensor:
     return xs
 
 
-class _GridAttention(torch.autograd.Function):
-    """``Z = S(alpha) G`` per head, ``alpha`` from the scores, on the grid."""
+@dataclass(frozen=True)
+class _Saved:
+    """What the backward pass of :class:`_GridAttention` needs besides its tensors."""
+
+    place: GridPlace
+    op: Operator
+    stored: list[tuple[int, attn.StoredEdges]]
+    step: AttentionStep
+    spans: list[attn.Span]
+    groups: attn.ScoreGroups
+    weights: dict[int, Tensor]
+    saved: attn.SavedWeights
+
+    @property
+    def comm(self) -> Communicator:
+        return self.place.comm
+
+    def stage_gradients(self, g: Tensor, grad: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """For each stage the weighted block and ``G[B[s, l], F[j]]`` again; the partial
+        ``dalpha`` reduced to the block's owner along the grid row, the partial ``S^T dZ``
+        to ``(s, j, l)`` along the grid column."""
+        place, heads = self.place, self.step.heads
+        lay, grid, comm = place.layout, place.grid, place.comm
+        sizes = tuple(lay.block_size(place.i, k) for k in range(lay.layers))
+        dz = all_gather_rows(comm, grad, grid.group("layer"), sizes)
+        grad_weights: dict[int, Tensor] = {}
+        grad_g = torch.zeros_like(g)
+        for s in range(lay.rows):
+            block, values = _weighted_stage(place, self.op, s, self.weights.get(s), heads)
+            partial = attn.stage_weight_grad(block, dz, _dense_stage(place, g, s), self.spans,
+                                             heads)
+            comm.reduce(partial, grid.global_rank(col=s % lay.cols), grid.group("col"),
+                        lay.cols)
+            if s in self.weights:
+                grad_weights[s] = partial
+            part = attn.stage_transposed_product(block, values, dz, self.spans)
+            comm.reduce(part, grid.global_rank(row=s), grid.group("row"), lay.rows)
+            if s == place.i:
+                grad_g = part
+        return grad_g, [grad_weights[s] for s, _ in self.stored]
+
+
+class _GridAttention(attn.StagedAttention):
+    """``Z = S(alpha) G`` per head, ``alpha`` from the scores, on the grid (the backward
+    pass is :class:`~pargnn.algorithms.block_attention.StagedAttention`'s)."""
 
     @staticmethod
     def forward(ctx: Any, g: Tensor, s_src: Tensor, s_dst: Tensor, place: GridPlace,
-                op: Operator, stored: list[tuple[int, StoredEdges]], step: AttentionStep
+                op: Operator, stored: list[tuple[int, attn.StoredEdges]], step: AttentionStep
                 ) -> Tensor:
         lay, comm = place.layout, place.comm
         groups = score_groups(place)
-        edges = [e for _, e in stored]
-        with comm.log.phase(FORWARD_ATTENTION):
-            alphas, saved = edge_weights(groups, edges, s_src, s_dst, step.negative_slope,
-                                         step.dropout, step.key)
+        with comm.log.phase(phases.FORWARD_ATTENTION):
+            alphas, saved = attn.edge_weights(groups, [e for _, e in stored], s_src, s_dst,
+                                              step.negative_slope, step.dropout, step.key)
         weights = {s: a for (s, _), a in zip(stored, alphas, strict=True)}
-        spans = head_spans(place.cols(step.heads * step.head_width), step.head_width)
+        spans = attn.head_spans(place.cols(step.heads * step.head_width), step.head_width)
         v_lo, v_hi = lay.grid_row(place.i)
         out = g.new_zeros(v_hi - v_lo, g.shape[1])
-        with comm.log.phase(FORWARD_AGGREGATION):
+        with comm.log.phase(phases.FORWARD_AGGREGATION):
             for s in range(lay.rows):
                 block, values = _weighted_stage(place, op, s, weights.get(s), step.heads)
-                stage_product(block, values, _dense_stage(place, g, s), spans, out)
+                attn.stage_product(block, values, _dense_stage(place, g, s), spans, out)
             z = reduce_layers(place, out)
         ctx.save_for_backward(g, s_src, s_dst)
-        ctx.place, ctx.op, ctx.stored, ctx.step, ctx.spans = place, op, stored, step, spans
-        ctx.groups, ctx.weights, ctx.saved = groups, weights, saved
+        ctx.state = _Saved(place, op, stored, step, spans, groups, weights, saved)
         return z
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        g, s_src, s_dst = ctx.saved_tensors
-        place: GridPlace = ctx.place
-        step: AttentionStep = ctx.step
-        lay, grid, comm = place.layout, place.grid, place.comm
-        grad_weights: dict[int, Tensor] = {}
-        grad_g = torch.zeros_like(g)
-        with comm.log.phase(BACKWARD_AGGREGATION):
-            sizes = tuple(lay.block_size(place.i, k) for k in range(lay.layers))
-            dz = all_gather_rows(comm, grad.contiguous(), grid.group("layer"), sizes)
-            for s in range(lay.rows):
-                block, values = _weighted_stage(place, ctx.op, s, ctx.weights.get(s),
-                                                step.heads)
-                xs = _dense_stage(place, g, s)
-                partial = stage_weight_grad(block, dz, xs, ctx.spans, step.heads)
-                comm.reduce(partial, grid.global_rank(col=s % lay.cols), grid.group("col"),
-                            lay.cols)
-                if s in ctx.weights:
-                    grad_weights[s] = partial
-                part = stage_transposed_product(block, values, dz, ctx.spans)
-                comm.reduce(part, grid.global_rank(row=s), grid.group("row"), lay.rows)
-                if s == place.i:
-                    grad_g = part
-        with comm.log.phase(BACKWARD_ATTENTION):
-            grad_src, grad_dst = edge_weights_backward(
-                ctx.groups, [e for _, e in ctx.stored], ctx.saved,
-                [grad_weights[s] for s, _ in ctx.stored], s_src, s_dst, step.negative_slope)
-        return grad_g, grad_src, grad_dst, None, None, None, None

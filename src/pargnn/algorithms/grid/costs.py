@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pargnn.algorithms.grid.traffic import GridRank, grid_place, grid_rank
+from pargnn.algorithms.family import FamilyCosts
+from pargnn.algorithms.grid.traffic import GridRank, grid_place, grid_rank, traffic
 from pargnn.cost.blocks import matrix_of
 from pargnn.cost.compute import LocalShape
 from pargnn.cost.memory import Buffers, RankShape, csr_bytes
@@ -69,3 +70,6 @@ def rank_blocks(problem: Problem, spec: GridSpec, partition: Partition | None
         ranges = [lay.block(s, layer) for s in range(lay.rows)]
         out.append(grid_blocks(at, a, lay.grid_row(i), ranges, stride, column_share(lay, j)))
     return out
+
+
+COSTS = FamilyCosts(traffic, rank_shapes, rank_blocks)

@@ -25,9 +25,9 @@ from torch import Tensor
 from pargnn.algorithms.contract import Counts, LocalData, split_of
 from pargnn.algorithms.grid.attention import grid_head_scores
 from pargnn.algorithms.grid.summa import gather_columns, scatter_columns
+from pargnn.algorithms.rows import RowBlock
 from pargnn.dist.phases import DENSE_TRANSFORM, LOSS
 from pargnn.layout.places import GridPlace
-from pargnn.ops.dropout import keyed_dropout
 
 
 class _Transform(torch.autograd.Function):
@@ -109,31 +109,21 @@ class _GatherClasses(torch.autograd.Function):
         return grad[:, lo:hi].contiguous(), None, None
 
 
-class GridDenseSteps:
+class GridDenseSteps(RowBlock):
     """Every step of the contract but the graph's own (aggregation, attention) on a grid
     layout: the dense transform, bias, scale, scores, dropout, loss and accuracy.
 
     Args:
         place: this process's place on the grid, its communicator and precision.
         data: its rows ``B[i, l]`` and feature columns ``F[j]`` of the vertex data.
-        num_classes: width of the logits.
-        global_counts: number of vertices in each split over the whole graph.
-        original_ids: the input graph's id of the vertex at each position, when the run
-            reorders the vertices (``None``: position is id); keys attention dropout.
+        num_classes, global_counts, original_ids: as :class:`~pargnn.algorithms.rows.RowBlock`.
     """
 
     def __init__(self, place: GridPlace, data: LocalData, num_classes: int,
                  global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
+        super().__init__(data, num_classes, global_counts, original_ids)
         self.place = place
-        self._data = data
-        self.num_classes = num_classes
-        self.global_counts = global_counts
-        self.original_ids = original_ids
         self.replicas = place.layout.cols  # processes that hold the same rows
-
-    @property
-    def data(self) -> LocalData:
-        return self._data
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         result: Tensor = _Transform.apply(h, weight, self.place)
@@ -150,16 +140,8 @@ class GridDenseSteps:
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
         return grid_head_scores(self.place, h, attention)
 
-    def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
-        lo, hi = self.place.cols(width)
-        columns = torch.arange(lo, hi, device=h.device)
-        return keyed_dropout(h, p, key, self._data.row_ids, columns)
-
     def columns(self, width: int) -> tuple[int, int]:
         return self.place.cols(width)
-
-    def destinations(self, h: Tensor) -> Tensor:
-        return h
 
     def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:
         with self.place.comm.log.phase(LOSS):

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from pargnn.cost.blocks import BlockCounts, Matrix, as_index, count_blocks
 from pargnn.cost.problem import PartHalos, Problem
-from pargnn.cost.steps import AGGREGATE, ATTEND, BIAS, HEAD_SCORES, TRANSFORM, Op, Steps, flat
+from pargnn.cost.steps import (
+    AGGREGATE,
+    ATTEND,
+    HEAD_SCORES,
+    TRANSFORM,
+    Op,
+    Steps,
+    flat,
+    gradient_words,
+)
 from pargnn.cost.traffic import COUNT_BYTES, Traffic, selected_ranks
 from pargnn.cost.traffic import index_bytes as traffic_index_bytes
 from pargnn.dist import phases
@@ -84,8 +93,8 @@ def grid_transform(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) 
     if lay.cols > 1:  # reduce-scatter forward, all-gather backward
         t.add(DENSE_TRANSFORM, (lay.cols - 1) * lay.max_features(op.f_out) * rows * r.value_bytes,
               "all_gather" if backward else "reduce_scatter", lay.cols)
-    if backward and world > 1 and op.weight_grad:
-        t.add(DENSE_TRANSFORM, op.f_in * op.f_out * r.value_bytes, "all_reduce", world)
+    if backward and world > 1:
+        t.add(DENSE_TRANSFORM, gradient_words(op) * r.value_bytes, "all_reduce", world)
 
 
 def grid_class_gather(t: Traffic, r: GridRank, classes: int) -> None:
@@ -158,8 +167,7 @@ def grid_op(t: Traffic, r: GridRank, op: Op, backward: bool, world: int) -> None
     elif op.kind == TRANSFORM:
         grid_transform(t, r, op, backward, world)
     elif backward and world > 1:  # bias and scale: their gradients are all-reduced
-        t.add(DENSE_TRANSFORM, (op.width if op.kind == BIAS else 1) * r.value_bytes,
-              "all_reduce", world)
+        t.add(DENSE_TRANSFORM, gradient_words(op) * r.value_bytes, "all_reduce", world)
 
 
 OpModel = Callable[[Traffic, GridRank, Op, bool, int], None]

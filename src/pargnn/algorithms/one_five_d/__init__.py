@@ -17,37 +17,12 @@ from __future__ import annotations
 
 from pargnn.algorithms.family import AlgorithmFamily
 from pargnn.algorithms.one_five_d.algorithm import build_one_five_d
-from pargnn.algorithms.one_five_d.costs import rank_blocks, rank_shapes
-from pargnn.algorithms.one_five_d.traffic import traffic
-from pargnn.layout.spec import GridSpec, replicated_spec, valid_replications
-
-
-def grid_spec(name: str, nprocs: int, grid: str | None, replication: int | None) -> GridSpec:
-    """``P / c`` block rows, ``c`` from ``--replication`` (or ``--grid RxC``; default: the
-    largest valid)."""
-    return replicated_spec(name, nprocs, grid, replication)
-
-
-def layouts(nprocs: int) -> list[GridSpec]:
-    """Every replication ``c > 1`` (``c = 1`` is 1D)."""
-    return [replicated_spec("1.5d", nprocs, None, c) for c in valid_replications(nprocs)
-            if c > 1]
-
-
-def settings(spec: GridSpec) -> dict[str, object]:
-    return {"grid": None, "replication": spec.shape[1]}
-
+from pargnn.algorithms.one_five_d.costs import COSTS
+from pargnn.layout.spec import replicated_shapes
 
 FAMILY = AlgorithmFamily(
-    names=("1.5d",),
-    summary="CAGNET's 1.5D: block rows replicated c times, each replica broadcasting 1/c of "
-            "the stages, partial sums all-reduced over the replicas",
-    grid_spec=grid_spec,
-    layouts=layouts,
-    settings=settings,
+    shapes=replicated_shapes("1.5d"),
     build=build_one_five_d,
-    traffic=traffic,
-    rank_shapes=rank_shapes,
-    rank_blocks=rank_blocks,
+    costs=COSTS,
     replicated=True,
 )

@@ -10,9 +10,8 @@ from functools import cached_property, partial
 import numpy as np
 from torch import Tensor
 
-from pargnn.algorithms.block_attention import StoredEdges
+from pargnn.algorithms.block_attention import AttentionStep, StoredEdges
 from pargnn.algorithms.contract import LocalData, local_data_bytes, tensor_bytes
-from pargnn.algorithms.grid.attention import AttentionStep
 from pargnn.algorithms.one_five_d.attention import replicated_attend, replicated_stored_edges
 from pargnn.algorithms.one_five_d.dense import ReplicatedDenseSteps
 from pargnn.algorithms.one_five_d.spmm import build_stage_blocks, replicated_spmm

@@ -24,58 +24,44 @@ replicas, the gather of ``s_src`` becomes a reduce-scatter in the team.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from pargnn.algorithms.block_attention import (
-    ScoreGroups,
-    StoredEdges,
-    edge_weights,
-    edge_weights_backward,
-    head_spans,
-    stage_product,
-    stage_transposed_product,
-    stage_weight_grad,
-    store_edges,
-    vertex_ids,
-)
-from pargnn.algorithms.grid.attention import AttentionStep
-from pargnn.dist.phases import (
-    BACKWARD_AGGREGATION,
-    BACKWARD_ATTENTION,
-    FORWARD_AGGREGATION,
-    FORWARD_ATTENTION,
-)
+from pargnn.algorithms import block_attention as attn
+from pargnn.algorithms.block_attention import AttentionStep
+from pargnn.dist import phases
+from pargnn.dist.comm import Communicator
 from pargnn.layout.places import ReplicatedPlace
 from pargnn.ops.blocks import SparseBlock
 
 
 def replicated_stored_edges(place: ReplicatedPlace, blocks: dict[int, SparseBlock],
-                            original_ids: np.ndarray | None) -> list[tuple[int, StoredEdges]]:
+                            original_ids: np.ndarray | None) -> list[tuple[int, attn.StoredEdges]]:
     """Per stage block of ``A^T`` this process stores: its edges, dropout keys and where its
     sources start (the gathered source scores cover every vertex)."""
-    destinations = vertex_ids(original_ids, *place.rows, place.device)
+    destinations = attn.vertex_ids(original_ids, *place.rows, place.device)
     out = []
     for s in sorted(blocks):
         lo, hi = place.block(s)
-        sources = vertex_ids(original_ids, lo, hi, place.device)
-        out.append((s, store_edges(blocks[s], destinations, sources, place.n, lo)))
+        sources = attn.vertex_ids(original_ids, lo, hi, place.device)
+        out.append((s, attn.store_edges(blocks[s], destinations, sources, place.n, lo)))
     return out
 
 
-def score_groups(place: ReplicatedPlace) -> ScoreGroups:
+def score_groups(place: ReplicatedPlace) -> attn.ScoreGroups:
     grid = place.grid
     sizes = tuple(place.block(b)[1] - place.block(b)[0] for b in range(place.teams))
     rows = place.rows[1] - place.rows[0]
-    return ScoreGroups(place.comm, grid.group("row"), sizes, place.i,
+    return attn.ScoreGroups(place.comm, grid.group("row"), sizes, place.i,
                        None, (rows,), 0, grid.group("rep"), place.replication)
 
 
 def replicated_attend(place: ReplicatedPlace, blocks: dict[int, SparseBlock],
-                      stored: list[tuple[int, StoredEdges]], g: Tensor, s_src: Tensor,
+                      stored: list[tuple[int, attn.StoredEdges]], g: Tensor, s_src: Tensor,
                       s_dst: Tensor, step: AttentionStep) -> Tensor:
     """Steps 2 and 3: ``Z[B[i]]`` with every column."""
     result: Tensor = _ReplicatedAttention.apply(g, s_src, s_dst, place, blocks, stored, step)
@@ -90,50 +76,63 @@ def _team_stage(place: ReplicatedPlace, x: Tensor, s: int) -> Tensor:
     return xs
 
 
-class _ReplicatedAttention(torch.autograd.Function):
-    """``Z = S(alpha) G`` per head, ``alpha`` from the scores, in the 1.5D layout."""
+@dataclass(frozen=True)
+class _Saved:
+    """What the backward pass of :class:`_ReplicatedAttention` needs besides its tensors."""
+
+    place: ReplicatedPlace
+    blocks: dict[int, SparseBlock]
+    stored: list[tuple[int, attn.StoredEdges]]
+    step: AttentionStep
+    spans: list[attn.Span]
+    groups: attn.ScoreGroups
+    alphas: list[Tensor]
+    saved: attn.SavedWeights
+
+    @property
+    def comm(self) -> Communicator:
+        return self.place.comm
+
+    def stage_gradients(self, g: Tensor, grad: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """For each stage ``G[B[s]]`` again, ``dalpha`` locally, the partial ``S^T dZ``
+        reduced within the team to ``(s, r)``; then ``dG`` summed over the replicas (only
+        the one whose stages include ``i`` received a non-zero sum)."""
+        place, heads = self.place, self.step.heads
+        grid, comm = place.grid, place.comm
+        grad_g = torch.zeros_like(g)
+        grad_alphas = []
+        for (s, _), alpha in zip(self.stored, self.alphas, strict=True):
+            block = self.blocks[s]
+            xs = _team_stage(place, g, s)
+            grad_alphas.append(attn.stage_weight_grad(block, grad, xs, self.spans, heads))
+            part = attn.stage_transposed_product(block, alpha.contiguous(), grad, self.spans)
+            comm.reduce(part, grid.global_rank(row=s), grid.group("row"), place.teams)
+            if s == place.i:
+                grad_g = part
+        comm.all_reduce(grad_g, grid.group("rep"), place.replication)
+        return grad_g, grad_alphas
+
+
+class _ReplicatedAttention(attn.StagedAttention):
+    """``Z = S(alpha) G`` per head, ``alpha`` from the scores, in the 1.5D layout (the
+    backward pass is :class:`~pargnn.algorithms.block_attention.StagedAttention`'s)."""
 
     @staticmethod
     def forward(ctx: Any, g: Tensor, s_src: Tensor, s_dst: Tensor, place: ReplicatedPlace,
-                blocks: dict[int, SparseBlock], stored: list[tuple[int, StoredEdges]],
+                blocks: dict[int, SparseBlock], stored: list[tuple[int, attn.StoredEdges]],
                 step: AttentionStep) -> Tensor:
         comm = place.comm
         groups = score_groups(place)
-        with comm.log.phase(FORWARD_ATTENTION):
-            alphas, saved = edge_weights(groups, [e for _, e in stored], s_src, s_dst,
-                                         step.negative_slope, step.dropout, step.key)
-        spans = head_spans((0, step.heads * step.head_width), step.head_width)
+        with comm.log.phase(phases.FORWARD_ATTENTION):
+            alphas, saved = attn.edge_weights(groups, [e for _, e in stored], s_src, s_dst,
+                                              step.negative_slope, step.dropout, step.key)
+        spans = attn.head_spans((0, step.heads * step.head_width), step.head_width)
         out = torch.zeros_like(g)
-        with comm.log.phase(FORWARD_AGGREGATION):
+        with comm.log.phase(phases.FORWARD_AGGREGATION):
             for (s, _), alpha in zip(stored, alphas, strict=True):
-                stage_product(blocks[s], alpha.contiguous(), _team_stage(place, g, s), spans, out)
+                xs = _team_stage(place, g, s)
+                attn.stage_product(blocks[s], alpha.contiguous(), xs, spans, out)
             comm.all_reduce(out, place.grid.group("rep"), place.replication)
         ctx.save_for_backward(g, s_src, s_dst)
-        ctx.place, ctx.blocks, ctx.stored, ctx.step, ctx.spans = place, blocks, stored, step, spans
-        ctx.groups, ctx.alphas, ctx.saved = groups, alphas, saved
+        ctx.state = _Saved(place, blocks, stored, step, spans, groups, alphas, saved)
         return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        g, s_src, s_dst = ctx.saved_tensors
-        place: ReplicatedPlace = ctx.place
-        step: AttentionStep = ctx.step
-        grid, comm = place.grid, place.comm
-        grad = grad.contiguous()
-        grad_g = torch.zeros_like(g)
-        grad_alphas = []
-        with comm.log.phase(BACKWARD_AGGREGATION):
-            for (s, _), alpha in zip(ctx.stored, ctx.alphas, strict=True):
-                block = ctx.blocks[s]
-                xs = _team_stage(place, g, s)
-                grad_alphas.append(stage_weight_grad(block, grad, xs, ctx.spans, step.heads))
-                part = stage_transposed_product(block, alpha.contiguous(), grad, ctx.spans)
-                comm.reduce(part, grid.global_rank(row=s), grid.group("row"), place.teams)
-                if s == place.i:
-                    grad_g = part
-            comm.all_reduce(grad_g, grid.group("rep"), place.replication)
-        with comm.log.phase(BACKWARD_ATTENTION):
-            grad_src, grad_dst = edge_weights_backward(
-                ctx.groups, [e for _, e in ctx.stored], ctx.saved, grad_alphas, s_src, s_dst,
-                step.negative_slope)
-        return grad_g, grad_src, grad_dst, None, None, None, None

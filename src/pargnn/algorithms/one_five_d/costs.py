@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pargnn.algorithms.one_five_d.traffic import ReplicatedRank, replicated_rank, team_place
+from pargnn.algorithms.family import FamilyCosts
+from pargnn.algorithms.one_five_d.traffic import (
+    ReplicatedRank,
+    replicated_rank,
+    team_place,
+    traffic,
+)
 from pargnn.cost.blocks import matrix_of
 from pargnn.cost.compute import LocalShape, full_width
 from pargnn.cost.memory import Buffers, RankShape, csr_bytes
@@ -52,3 +58,6 @@ def rank_blocks(problem: Problem, spec: GridSpec, partition: Partition | None
         rows = (int(bounds[team.i]), int(bounds[team.i + 1]))
         out.append(grid_blocks(at, a, rows, ranges, stride, full_width))
     return out
+
+
+COSTS = FamilyCosts(traffic, rank_shapes, rank_blocks)

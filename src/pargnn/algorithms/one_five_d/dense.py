@@ -18,10 +18,10 @@ from torch import Tensor
 
 from pargnn.algorithms.block_attention import partial_head_scores
 from pargnn.algorithms.contract import Counts, LocalData, split_of
+from pargnn.algorithms.rows import RowBlock
 from pargnn.dist.differentiable import sum_gradient
 from pargnn.dist.phases import BACKWARD_ATTENTION, DENSE_TRANSFORM, LOSS
 from pargnn.layout.places import ReplicatedPlace
-from pargnn.ops.dropout import keyed_dropout
 
 
 class _TeamSumGradient(torch.autograd.Function):
@@ -41,30 +41,20 @@ class _TeamSumGradient(torch.autograd.Function):
         return total, None
 
 
-class ReplicatedDenseSteps:
+class ReplicatedDenseSteps(RowBlock):
     """Every step of the contract but the graph's own (aggregation, attention) in the 1.5D
     layout: the dense transform, bias, scale, scores, dropout, loss and accuracy.
 
     Args:
         place: this process's block row, replica index and groups.
         data: its rows ``B[i]`` of the vertex data, every column.
-        num_classes: width of the logits.
-        global_counts: number of vertices in each split over the whole graph.
-        original_ids: the input graph's id of the vertex at each position, when the run
-            reorders the vertices (``None``: position is id); keys attention dropout.
+        num_classes, global_counts, original_ids: as :class:`~pargnn.algorithms.rows.RowBlock`.
     """
 
     def __init__(self, place: ReplicatedPlace, data: LocalData, num_classes: int,
                  global_counts: dict[str, int], original_ids: np.ndarray | None = None) -> None:
+        super().__init__(data, num_classes, global_counts, original_ids)
         self.place = place
-        self._data = data
-        self.num_classes = num_classes
-        self.global_counts = global_counts
-        self.original_ids = original_ids
-
-    @property
-    def data(self) -> LocalData:
-        return self._data
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         shared: Tensor = _TeamSumGradient.apply(weight, self.place)
@@ -88,15 +78,6 @@ class ReplicatedDenseSteps:
         return sum_gradient(scores, self.place.comm, self.place.grid.group("rep"),
                             self.place.replication, BACKWARD_ATTENTION)
 
-    def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:
-        columns = torch.arange(width, device=h.device)
-        return keyed_dropout(h, p, key, self._data.row_ids, columns)
-
-    def columns(self, width: int) -> tuple[int, int]:
-        return 0, width
-
-    def destinations(self, h: Tensor) -> Tensor:
-        return h
 
     def cross_entropy(self, logits: Tensor, mask: Tensor) -> Tensor:
         total = self.global_counts[split_of(self._data, mask)]

@@ -12,17 +12,7 @@ from dataclasses import dataclass, replace
 
 from pargnn.cost.blocks import BlockCounts, Matrix, count_blocks
 from pargnn.cost.problem import PartHalos, Problem
-from pargnn.cost.steps import (
-    AGGREGATE,
-    ATTEND,
-    BIAS,
-    HEAD_SCORES,
-    SCALE,
-    TRANSFORM,
-    Op,
-    Steps,
-    flat,
-)
+from pargnn.cost.steps import AGGREGATE, ATTEND, HEAD_SCORES, Op, Steps, flat, gradient_words
 from pargnn.cost.traffic import COUNT_BYTES, Traffic, selected_ranks
 from pargnn.dist import phases
 from pargnn.dist.phases import (
@@ -118,9 +108,8 @@ def replicated_op(t: Traffic, r: ReplicatedRank, op: Op, backward: bool) -> None
             replicated_spmm(t, r, op.width, FORWARD_AGGREGATION)
         elif op.input_needs_grad:
             replicated_spmm(t, r, op.width, BACKWARD_AGGREGATION)
-    elif backward and team and op.weight_grad:
-        size = {TRANSFORM: op.f_in * op.f_out, BIAS: op.width, SCALE: 1}[op.kind]
-        t.add(DENSE_TRANSFORM, size * r.value_bytes, "all_reduce", r.teams)
+    elif backward and team:
+        t.add(DENSE_TRANSFORM, gradient_words(op) * r.value_bytes, "all_reduce", r.teams)
 
 
 ReplicatedOpModel = Callable[[Traffic, ReplicatedRank, Op, bool], None]

@@ -16,34 +16,12 @@ from __future__ import annotations
 
 from pargnn.algorithms.family import AlgorithmFamily
 from pargnn.algorithms.sparsity_aware.algorithm import build_sparsity_aware
-from pargnn.algorithms.sparsity_aware.costs import parts, rank_blocks, rank_shapes
-from pargnn.algorithms.sparsity_aware.traffic import traffic
-from pargnn.layout.spec import GridSpec, row_spec
-
-
-def grid_spec(name: str, nprocs: int, grid: str | None, replication: int | None) -> GridSpec:
-    """A row of P processes, one part each."""
-    return row_spec(name, nprocs, grid)
-
-
-def layouts(nprocs: int) -> list[GridSpec]:
-    return [row_spec("sa1d", nprocs, None)] if nprocs > 1 else []
-
-
-def settings(spec: GridSpec) -> dict[str, object]:
-    return {"grid": None, "replication": None}
-
+from pargnn.algorithms.sparsity_aware.costs import COSTS, parts
+from pargnn.layout.spec import row_shapes
 
 FAMILY = AlgorithmFamily(
-    names=("sa1d",),
-    summary="sparsity-aware 1D: a partition into P parts (--partition), each process "
-            "receiving only its halo with one all-to-all",
-    grid_spec=grid_spec,
-    layouts=layouts,
-    settings=settings,
+    shapes=row_shapes("sa1d"),
     build=build_sparsity_aware,
-    traffic=traffic,
-    rank_shapes=rank_shapes,
-    rank_blocks=rank_blocks,
+    costs=COSTS,
     parts=parts,
 )

@@ -41,13 +41,8 @@ from pargnn.algorithms.sparsity_aware.halo import (
     exchange_halo,
     find_halo,
 )
+from pargnn.dist import phases
 from pargnn.dist.comm import Communicator
-from pargnn.dist.phases import (
-    BACKWARD_AGGREGATION,
-    BACKWARD_ATTENTION,
-    FORWARD_AGGREGATION,
-    FORWARD_ATTENTION,
-)
 from pargnn.layout.mesh import ProcessGrid
 from pargnn.layout.offsets import GridLayout
 from pargnn.layout.places import GridPlace
@@ -91,8 +86,8 @@ class SparsityAware1D(GridDenseSteps):
 
     def aggregate(self, h: Tensor) -> Tensor:
         comm = self.place.comm
-        with comm.log.phase(FORWARD_AGGREGATION):
-            extended = exchange_halo(h, self.halo, comm, BACKWARD_AGGREGATION)
+        with comm.log.phase(phases.FORWARD_AGGREGATION):
+            extended = exchange_halo(h, self.halo, comm, phases.BACKWARD_AGGREGATION)
         return spmm(self.operator, extended)
 
     @cached_property
@@ -111,9 +106,9 @@ class SparsityAware1D(GridDenseSteps):
     def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
         comm = self.place.comm
-        with comm.log.phase(FORWARD_ATTENTION):
+        with comm.log.phase(phases.FORWARD_ATTENTION):
             extended = exchange_halo(torch.cat([h, s_src], dim=1), self.halo, comm,
-                                     BACKWARD_ATTENTION)
+                                     phases.BACKWARD_ATTENTION)
         g, sources = extended[:, : h.shape[1]], extended[:, h.shape[1]:]
         edges = self.edges
         alpha = edge_softmax(edges, edge_scores(edges, sources, s_dst, negative_slope))

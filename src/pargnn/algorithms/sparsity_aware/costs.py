@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pargnn.algorithms.family import FamilyCosts
+from pargnn.algorithms.sparsity_aware.traffic import traffic
 from pargnn.cost.blocks import matrix_of
 from pargnn.cost.compute import LocalShape, full_width
 from pargnn.cost.memory import Buffers, RankShape, csr_bytes
@@ -81,3 +83,6 @@ def rank_blocks(problem: Problem, spec: GridSpec, partition: Partition | None
         out.append(compact_blocks(at, order, position, (int(offsets[i]), int(offsets[i + 1])),
                                   stages, stride, full_width))
     return out
+
+
+COSTS = FamilyCosts(traffic, rank_shapes, rank_blocks)

@@ -14,29 +14,13 @@ team, and the replicas all-reduce their partial sums. The modules:
 from __future__ import annotations
 
 from pargnn.algorithms.family import AlgorithmFamily
-from pargnn.algorithms.sparsity_aware.costs import parts, rank_blocks, rank_shapes
+from pargnn.algorithms.sparsity_aware.costs import parts
 from pargnn.algorithms.sparsity_aware_replicated.algorithm import (
     build_sparsity_aware_replicated,
 )
-from pargnn.algorithms.sparsity_aware_replicated.traffic import traffic
+from pargnn.algorithms.sparsity_aware_replicated.traffic import COSTS
 from pargnn.layout.offsets import balanced_offsets
-from pargnn.layout.spec import GridSpec, replicated_spec, valid_replications
-
-
-def grid_spec(name: str, nprocs: int, grid: str | None, replication: int | None) -> GridSpec:
-    """``P / c`` parts replicated ``c`` times (``--replication``, or ``--grid RxC``; default:
-    the largest valid)."""
-    return replicated_spec(name, nprocs, grid, replication)
-
-
-def layouts(nprocs: int) -> list[GridSpec]:
-    """Every replication ``c > 1`` (``c = 1`` is sa1d)."""
-    return [replicated_spec("sa1.5d", nprocs, None, c) for c in valid_replications(nprocs)
-            if c > 1]
-
-
-def settings(spec: GridSpec) -> dict[str, object]:
-    return {"grid": None, "replication": spec.shape[1]}
+from pargnn.layout.spec import GridSpec, replicated_shapes
 
 
 def busiest_ranks(spec: GridSpec) -> tuple[int, ...]:
@@ -51,16 +35,9 @@ def busiest_ranks(spec: GridSpec) -> tuple[int, ...]:
 
 
 FAMILY = AlgorithmFamily(
-    names=("sa1.5d",),
-    summary="sparsity-aware 1.5D: P/c parts (--partition) replicated c times, the halo "
-            "exchanged within each replica team",
-    grid_spec=grid_spec,
-    layouts=layouts,
-    settings=settings,
+    shapes=replicated_shapes("sa1.5d"),
     build=build_sparsity_aware_replicated,
-    traffic=traffic,
-    rank_shapes=rank_shapes,
-    rank_blocks=rank_blocks,
+    costs=COSTS,
     parts=parts,
     replicated=True,
     busiest_ranks=busiest_ranks,

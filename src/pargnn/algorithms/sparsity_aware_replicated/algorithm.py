@@ -42,20 +42,9 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from pargnn.algorithms.block_attention import (
-    ScoreGroups,
-    StoredEdges,
-    edge_weights,
-    edge_weights_backward,
-    head_spans,
-    stage_product,
-    stage_transposed_product,
-    stage_weight_grad,
-    store_edges,
-    vertex_ids,
-)
+from pargnn.algorithms import block_attention as attn
+from pargnn.algorithms.block_attention import AttentionStep
 from pargnn.algorithms.contract import LocalData
-from pargnn.algorithms.grid.attention import AttentionStep
 from pargnn.algorithms.one_five_d.dense import ReplicatedDenseSteps
 from pargnn.algorithms.prepare import BuildOptions, PreparedGraph, rows_data, shared_partition
 from pargnn.algorithms.sparsity_aware.halo import (
@@ -65,13 +54,8 @@ from pargnn.algorithms.sparsity_aware.halo import (
     return_halo,
     send_halo,
 )
+from pargnn.dist import phases
 from pargnn.dist.comm import Communicator
-from pargnn.dist.phases import (
-    BACKWARD_AGGREGATION,
-    BACKWARD_ATTENTION,
-    FORWARD_AGGREGATION,
-    FORWARD_ATTENTION,
-)
 from pargnn.layout.mesh import ProcessGrid
 from pargnn.layout.places import ReplicatedPlace
 from pargnn.layout.spec import GridSpec
@@ -124,7 +108,7 @@ class _HaloStages(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, stages: _Stages) -> Tensor:
         ctx.stages, ctx.rows = stages, x.shape[0]
         comm = stages.place.comm
-        with comm.log.phase(FORWARD_AGGREGATION):
+        with comm.log.phase(phases.FORWARD_AGGREGATION):
             extended = send_halo(x, stages.halo, comm)
             out = torch.sparse.mm(stages.operator.at, extended)
             _sum_replicas(stages, out)
@@ -136,7 +120,7 @@ class _HaloStages(torch.autograd.Function):
             return None, None
         stages: _Stages = ctx.stages
         comm = stages.place.comm
-        with comm.log.phase(BACKWARD_AGGREGATION):
+        with comm.log.phase(phases.BACKWARD_AGGREGATION):
             extended = torch.sparse.mm(stages.operator.a, grad.contiguous())
             own = return_halo(extended, ctx.rows, stages.halo, comm)
             _sum_replicas(stages, own)
@@ -147,8 +131,8 @@ class _HaloStages(torch.autograd.Function):
 class _AttentionInputs:
     stages: _Stages
     block: SparseBlock
-    edges: StoredEdges
-    groups: ScoreGroups
+    edges: attn.StoredEdges
+    groups: attn.ScoreGroups
     step: AttentionStep
 
 
@@ -160,15 +144,15 @@ class _HaloAttention(torch.autograd.Function):
                 inputs: _AttentionInputs) -> Tensor:
         stages, step = inputs.stages, inputs.step
         comm, width = stages.place.comm, g.shape[1]
-        with comm.log.phase(FORWARD_ATTENTION):
+        with comm.log.phase(phases.FORWARD_ATTENTION):
             extended = send_halo(torch.cat([g, s_src], dim=1), stages.halo, comm)
             g_ext, src_ext = extended[:, :width], extended[:, width:]
-            alphas, saved = edge_weights(inputs.groups, [inputs.edges], src_ext, s_dst,
+            alphas, saved = attn.edge_weights(inputs.groups, [inputs.edges], src_ext, s_dst,
                                          step.negative_slope, step.dropout, step.key)
-        spans = head_spans((0, width), step.head_width)
+        spans = attn.head_spans((0, width), step.head_width)
         out = torch.zeros_like(g)
-        with comm.log.phase(FORWARD_AGGREGATION):
-            stage_product(inputs.block, alphas[0].contiguous(), g_ext, spans, out)
+        with comm.log.phase(phases.FORWARD_AGGREGATION):
+            attn.stage_product(inputs.block, alphas[0].contiguous(), g_ext, spans, out)
             _sum_replicas(stages, out)
         ctx.save_for_backward(g_ext, src_ext, s_dst, alphas[0])
         ctx.inputs, ctx.saved, ctx.spans, ctx.rows = inputs, saved, spans, g.shape[0]
@@ -181,18 +165,18 @@ class _HaloAttention(torch.autograd.Function):
         stages, step = inputs.stages, inputs.step
         comm, width = stages.place.comm, g_ext.shape[1]
         grad = grad.contiguous()
-        with comm.log.phase(BACKWARD_AGGREGATION):
-            grad_alpha = stage_weight_grad(inputs.block, grad, g_ext, ctx.spans, step.heads)
-            grad_g_ext = stage_transposed_product(inputs.block, alpha.contiguous(), grad,
+        with comm.log.phase(phases.BACKWARD_AGGREGATION):
+            grad_alpha = attn.stage_weight_grad(inputs.block, grad, g_ext, ctx.spans, step.heads)
+            grad_g_ext = attn.stage_transposed_product(inputs.block, alpha.contiguous(), grad,
                                                   ctx.spans)
-        with comm.log.phase(BACKWARD_ATTENTION):
-            grad_src_ext, grad_dst = edge_weights_backward(
+        with comm.log.phase(phases.BACKWARD_ATTENTION):
+            grad_src_ext, grad_dst = attn.edge_weights_backward(
                 inputs.groups, [inputs.edges], ctx.saved, [grad_alpha], src_ext, s_dst,
                 step.negative_slope)
             own = return_halo(torch.cat([grad_g_ext, grad_src_ext], dim=1), ctx.rows,
                               stages.halo, comm)
         grad_g = own[:, :width].contiguous()
-        with comm.log.phase(BACKWARD_AGGREGATION):
+        with comm.log.phase(phases.BACKWARD_AGGREGATION):
             _sum_replicas(stages, grad_g)
         # the scores' gradients stay per replica: head_scores sums them over the replicas
         return grad_g, own[:, width:].contiguous(), grad_dst, None
@@ -227,19 +211,19 @@ class SparsityAware15D(ReplicatedDenseSteps):
         return result
 
     @cached_property
-    def attention_block(self) -> tuple[SparseBlock, StoredEdges]:
+    def attention_block(self) -> tuple[SparseBlock, attn.StoredEdges]:
         """The compact block with its edges and dropout keys (built on the first attention
         step)."""
         place = self.place
         block = SparseBlock.from_scipy(self._compact, place.dtype, place.device)
-        ids = vertex_ids(self.original_ids, 0, place.n, place.device)
+        ids = attn.vertex_ids(self.original_ids, 0, place.n, place.device)
         sources = ids[torch.from_numpy(self.positions).to(place.device)]
-        return block, store_edges(block, self._data.row_ids, sources, place.n, 0)
+        return block, attn.store_edges(block, self._data.row_ids, sources, place.n, 0)
 
-    def score_groups(self, halo_rows: int) -> ScoreGroups:
+    def score_groups(self, halo_rows: int) -> attn.ScoreGroups:
         """Scores are local after the exchange; the softmax spans the replicas."""
         place, rows = self.place, int(self._data.row_ids.shape[0])
-        return ScoreGroups(place.comm, None, (rows + halo_rows,), 0, None, (rows,), 0,
+        return attn.ScoreGroups(place.comm, None, (rows + halo_rows,), 0, None, (rows,), 0,
                            place.grid.group("rep"), place.replication)
 
     def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pargnn.algorithms.family import FamilyCosts
 from pargnn.algorithms.one_five_d.traffic import (
     ReplicatedOpModel,
     ReplicatedRank,
     replicated_epoch,
     replicated_op,
 )
+from pargnn.algorithms.sparsity_aware.costs import rank_blocks, rank_shapes
 from pargnn.algorithms.sparsity_aware.traffic import HaloCounts
 from pargnn.cost.blocks import BlockCounts, bounds
 from pargnn.cost.problem import PartHalos, Problem
@@ -94,3 +96,7 @@ def traffic(problem: Problem, spec: GridSpec, halos: PartHalos | None,
     return sparsity_aware_replicated_epochs(spec, problem.n, halos.need, halos.offsets,
                                             problem.layers, problem.value_bytes, training,
                                             ranks)
+
+
+# its planner entries are sa1d's: a compact block over its stages' columns
+COSTS = FamilyCosts(traffic, rank_shapes, rank_blocks)
