@@ -115,6 +115,32 @@ class Graph:
 
     # -- construction helpers ------------------------------------------------------------------
     @classmethod
+    def from_parts(
+        cls,
+        name: str,
+        csr: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        features: np.ndarray,
+        labels: np.ndarray,
+        masks: tuple[np.ndarray, np.ndarray, np.ndarray],
+        *,
+        num_classes: int = -1,
+        meta: dict[str, object] | None = None,
+    ) -> Graph:
+        """Build from the triples the loaders and generators produce.
+
+        ``csr`` is ``(indptr, indices, weights)`` as the loaders' ``csr_from_edges`` returns it
+        (``weights`` ``None`` for an unweighted graph); ``masks`` is ``(train, val, test)`` as
+        :func:`~pargnn.graph.splits.random_split` returns it.
+        """
+        indptr, indices, weights = csr
+        train, val, test = masks
+        return cls(
+            name=name, indptr=indptr, indices=indices, weights=weights, features=features,
+            labels=labels, train_mask=train, val_mask=val, test_mask=test,
+            num_classes=num_classes, meta={} if meta is None else meta,
+        )  # fmt: skip
+
+    @classmethod
     def from_scipy(cls, name: str, adjacency: sp.sparray | sp.spmatrix, **kwargs: object) -> Graph:
         """Build from any scipy sparse matrix; duplicates are summed, explicit zeros dropped.
 

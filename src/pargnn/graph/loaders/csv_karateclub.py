@@ -94,17 +94,9 @@ def load_karateclub(
     why = f"only the {n} vertices that {folder / 'target.csv'} lists may be named"
     src, dst = _read_edges(folder / "edges.csv", n, why)
     x, feature_ids = _read_features(folder / "features.csv", n, why, compact_features)
-    indptr, indices, _ = csr_from_edges(src, dst, n, symmetric=True, drop_self_loops=True)
-    train, val, test = random_split(y, seed=seed)
-    return Graph(
-        name=name or folder.name,
-        indptr=indptr,
-        indices=indices,
-        features=x,
-        labels=y,
-        train_mask=train,
-        val_mask=val,
-        test_mask=test,
+    csr = csr_from_edges(src, dst, n, symmetric=True, drop_self_loops=True)
+    return Graph.from_parts(
+        name or folder.name, csr, x, y, random_split(y, seed=seed),
         meta={
             "source": str(folder),
             "format": "karateclub-csv",

@@ -368,18 +368,8 @@ def load_edgelist(
     check_ids_below(table, src, n, "source vertex id", why)
     check_ids_below(table, dst, n, "target vertex id", why)
     y = read_labels(label_path, n)
-    indptr, indices, w = csr_from_edges(src, dst, n, weights)
-    train, val, test = random_split(y, seed=seed)
-    return Graph(
-        name=name or path.stem,
-        indptr=indptr,
-        indices=indices,
-        weights=w,
-        features=x,
-        labels=y,
-        train_mask=train,
-        val_mask=val,
-        test_mask=test,
+    return Graph.from_parts(
+        name or path.stem, csr_from_edges(src, dst, n, weights), x, y, random_split(y, seed=seed),
         meta={"source": str(path), "format": "edgelist", "split": f"random 60/20/20 seed {seed}"},
     )
 

@@ -150,17 +150,10 @@ def load_npz(path: str | os.PathLike[str], *, seed: int = 0) -> Graph:
     num_classes = _scalar(path, arrays, "num_classes")
     if num_classes is not None and not isinstance(num_classes, int):
         raise DatasetError(f"{path}: num_classes must be an integer, got {num_classes!r}")
-    return Graph(
-        name=str(name) if name is not None else path.stem,
-        indptr=arrays["indptr"],
-        indices=arrays["indices"],
-        weights=arrays.get("weights"),
-        features=arrays["features"],
-        labels=labels,
-        train_mask=train,
-        val_mask=val,
-        test_mask=test,
-        num_classes=-1 if num_classes is None else num_classes,
+    csr = arrays["indptr"], arrays["indices"], arrays.get("weights")
+    return Graph.from_parts(
+        str(name) if name is not None else path.stem, csr, arrays["features"], labels,
+        (train, val, test), num_classes=-1 if num_classes is None else num_classes,
         meta={"source": str(path), "format": "npz", "split": split},
     )
 

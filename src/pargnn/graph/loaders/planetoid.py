@@ -297,11 +297,10 @@ def load_planetoid(folder: str | os.PathLike[str], name: str) -> Graph:
                                    listed)
     x, labels = _assemble(dense, test_index, n)
     src, dst = _edges_from_dict(graph, paths["graph"], n, listed)
-    indptr, indices, _ = csr_from_edges(src, dst, n, drop_self_loops=True)
-    train, val, test = _public_masks(n, dense["y"].shape[0], test_index, labels)
-    return Graph(
-        name=name, indptr=indptr, indices=indices, features=x, labels=labels,
-        train_mask=train, val_mask=val, test_mask=test, num_classes=dense["ally"].shape[1],
+    csr = csr_from_edges(src, dst, n, drop_self_loops=True)
+    masks = _public_masks(n, dense["y"].shape[0], test_index, labels)
+    return Graph.from_parts(
+        name, csr, x, labels, masks, num_classes=dense["ally"].shape[1],
         meta={"source": str(folder), "format": "planetoid", "split": "public (Yang et al. 2016)"},
     )
 

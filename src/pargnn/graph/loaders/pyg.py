@@ -138,17 +138,6 @@ def from_pyg(data: Any, name: str = "pyg", *, seed: int = 0, split_index: int = 
         raise DatasetError(f"from_pyg: x must be 2-D (n x f), got shape {x.shape}")
     n = _num_nodes(data, x)
     y = _labels(_required(data, "y"), n)
-    indptr, indices, weights = _edges(data, n)
-    train, val, test = _masks(data, y, seed, split_index)
-    return Graph(
-        name=name,
-        indptr=indptr,
-        indices=indices,
-        weights=weights,
-        features=x,
-        labels=y,
-        train_mask=train,
-        val_mask=val,
-        test_mask=test,
-        meta={"format": "pyg"},
-    )
+    csr = _edges(data, n)
+    masks = _masks(data, y, seed, split_index)
+    return Graph.from_parts(name, csr, x, y, masks, meta={"format": "pyg"})

@@ -1,4 +1,4 @@
-"""What the R-MAT and SBM generators share: checks, seeding, naming and assembling the Graph.
+"""What the R-MAT and SBM generators share: options, checks, seeding, naming and assembling.
 
 Both generators produce their edges as sorted, unique ``int64`` keys ``u * n + v`` (for an
 undirected graph only the ``u < v`` half). A key array sorts like the CSR wants (by row, then
@@ -12,8 +12,9 @@ import dataclasses
 import math
 import typing
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 
@@ -37,8 +38,50 @@ def stream(seed: int, which: int) -> np.random.Generator:
     return np.random.default_rng([which, seed])
 
 
+@dataclass(frozen=True, kw_only=True)
+class SharedParams:
+    """The options every generator takes after its own parameters, with their one set of defaults.
+
+    Each generator's parameter dataclass extends this one; its function takes these options as
+    ``**options`` (:class:`GraphOptions`) and passes them on, so neither repeats them.
+
+    Attributes:
+        sigma: feature noise (``x = mu[label] + sigma * N(0, I)``, ``|mu| ~ 1``).
+        seed: one seed for edges, features, permutation and split (each its own stream).
+        directed: keep ``u -> v`` only; otherwise both directions are stored.
+        permute: relabel the vertices at random (the default keeps the generator's order:
+            R-MAT's hubs first, SBM's blocks contiguous).
+        train, val: split fractions (the rest is test).
+
+    A subclass is declared with ``repr=False`` so that it keeps the ``__repr__`` here, which
+    lists the fields in canonical order like the dataclass one would without inheritance.
+    """
+
+    sigma: float = 1.0
+    seed: int = 0
+    directed: bool = False
+    permute: bool = False
+    train: float = 0.6
+    val: float = 0.2
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in params_dict(self).items())
+        return f"{type(self).__qualname__}({items})"
+
+
+class GraphOptions(TypedDict, total=False):
+    """The keyword form of :class:`SharedParams`, typing a generator's ``**options``."""
+
+    sigma: float
+    seed: int
+    directed: bool
+    permute: bool
+    train: float
+    val: float
+
+
 class CommonParams(Protocol):
-    """The parameters every generator has (its frozen parameter dataclass provides them)."""
+    """What the shared checks and assembly read: the generator's sizes and :class:`SharedParams`."""
 
     @property
     def nodes(self) -> int: ...
@@ -108,6 +151,16 @@ def check_common(who: str, p: CommonParams) -> None:
     check_bool(who, "permute", p.permute)
 
 
+def validate(who: str, p: CommonParams, check_own: Callable[[], None]) -> None:
+    """Validate a generator's parameters: the shared checks, ``check_own``, then the floats.
+
+    The shared checks come first, so that the generator's own may rely on ``nodes``.
+    """
+    check_common(who, p)
+    check_own()
+    coerce_floats(p)
+
+
 def coerce_floats(params: object) -> None:
     """Store the ``float`` fields of a frozen parameter dataclass as ``float`` (``10`` -> ``10.0``).
 
@@ -133,7 +186,7 @@ def format_value(value: object) -> str:
 
 
 def canonical_name(generator: str, params: object) -> str:
-    """``generator:key=value,...`` over the dataclass fields in order, leaving out ``None``s."""
+    """``generator:key=value,...`` over the fields in canonical order, leaving out ``None``s."""
     values = params_dict(params)
     return generator + ":" + ",".join(
         f"{k}={format_value(v)}" for k, v in values.items() if v is not None
@@ -141,9 +194,19 @@ def canonical_name(generator: str, params: object) -> str:
 
 
 def params_dict(params: object) -> dict[str, object]:
-    """The fields of a parameter dataclass, in declaration order."""
+    """The fields of a parameter dataclass, in canonical order (:func:`param_fields`)."""
+    return {f.name: getattr(params, f.name) for f in param_fields(params)}
+
+
+def param_fields(params: object) -> list[dataclasses.Field[Any]]:
+    """A generator's parameter fields: its own in declaration order, then the shared options.
+
+    Inheritance lists :class:`SharedParams`' fields first; names, specs and usage messages put
+    them last, after the parameters that say which graph it is.
+    """
     assert dataclasses.is_dataclass(params)
-    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    shared = {f.name for f in dataclasses.fields(SharedParams)}
+    return sorted(dataclasses.fields(params), key=lambda f: f.name in shared)
 
 
 # -- block ranges ------------------------------------------------------------------------------
@@ -259,6 +322,25 @@ def edge_homophily(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray) 
     return float(np.mean(labels[rows] == labels[indices]))
 
 
+#: ``draw(rng, starts, labels)`` of a generator: its sorted unique edge keys, drawn from ``rng``,
+#: and its entries of the graph's ``meta``.
+EdgeDraw = Callable[
+    [np.random.Generator, np.ndarray, np.ndarray], tuple[np.ndarray, dict[str, object]]
+]
+
+
+def ranged_graph(who: str, p: CommonParams, classes: int, draw: EdgeDraw) -> Graph:
+    """The graph of a generator whose classes are ``classes`` equal contiguous id ranges.
+
+    ``draw`` gets the edge stream of ``p.seed``, the ranges' starts (:func:`equal_ranges`) and
+    each vertex's class; the graph is named by the canonical spec of ``p``.
+    """
+    starts = equal_ranges(p.nodes, classes)
+    labels = range_labels(starts)
+    keys, meta = draw(stream(p.seed, STREAM_EDGES), starts, labels)
+    return assemble(canonical_name(who, p), p, keys, labels, classes, {"generator": who, **meta})
+
+
 def assemble(
     name: str,
     p: CommonParams,
@@ -274,17 +356,9 @@ def assemble(
     indptr, indices = keys_to_csr(keys, n, directed)
     del keys
     x = class_features(labels, classes, p.features, p.sigma, stream(p.seed, STREAM_FEATURES))
-    train, val, test = random_split(labels, p.train, p.val, p.seed)
-    return Graph(
-        name=name,
-        indptr=indptr,
-        indices=indices,
-        features=x,
-        labels=labels,
-        train_mask=train,
-        val_mask=val,
-        test_mask=test,
-        num_classes=classes,
+    masks = random_split(labels, p.train, p.val, p.seed)
+    return Graph.from_parts(
+        name, (indptr, indices, None), x, labels, masks, num_classes=classes,
         meta={
             **meta,
             "params": params_dict(p),

@@ -52,32 +52,33 @@ there are enough distinct edges" would give, so ``nnz / nodes`` matches ``degree
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pargnn.errors import DatasetError
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic._common import (
-    STREAM_EDGES,
-    assemble,
+    SharedParams,
     canonical_keys,
-    canonical_name,
-    check_common,
     check_int,
     check_real,
-    coerce_floats,
-    equal_ranges,
     first_distinct,
-    range_labels,
-    stream,
+    ranged_graph,
+    validate,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from pargnn.graph.synthetic._common import GraphOptions
 
 _WHO = "rmat"
 _CHUNK = 1 << 18  # edges per block of the level loop: its arrays stay in cache
 
 
-@dataclass(frozen=True, kw_only=True)
-class RmatParams:
+@dataclass(frozen=True, kw_only=True, repr=False)
+class RmatParams(SharedParams):
     """The parameters of :func:`rmat`; validated on construction (``DatasetError``)."""
 
     nodes: int
@@ -90,15 +91,12 @@ class RmatParams:
     d: float = 0.05
     noise: float = 0.1
     homophily: float = 0.5
-    sigma: float = 1.0
-    seed: int = 0
-    directed: bool = False
-    permute: bool = False
-    train: float = 0.6
-    val: float = 0.2
 
     def __post_init__(self) -> None:
-        check_common(_WHO, self)
+        validate(_WHO, self, self._check)
+
+    def _check(self) -> None:
+        """The checks of the R-MAT parameters (the shared ones have passed)."""
         check_real(_WHO, "degree", self.degree, 0.0, float(self.nodes - 1))
         check_int(_WHO, "classes", self.classes, 1, self.nodes)
         for key in ("a", "b", "c", "d"):
@@ -111,7 +109,6 @@ class RmatParams:
             )
         check_real(_WHO, "noise", self.noise, 0.0, min(self.b, self.c, (self.a + self.d) / 2))
         check_real(_WHO, "homophily", self.homophily, 0.0, 1.0)
-        coerce_floats(self)
 
     @property
     def scale(self) -> int:
@@ -136,12 +133,7 @@ def rmat(
     d: float = 0.05,
     noise: float = 0.1,
     homophily: float = 0.5,
-    sigma: float = 1.0,
-    seed: int = 0,
-    directed: bool = False,
-    permute: bool = False,
-    train: float = 0.6,
-    val: float = 0.2,
+    **options: Unpack[GraphOptions],
 ) -> Graph:
     """A seeded R-MAT graph with ``nnz / nodes ~ degree`` and ``classes`` planted classes.
 
@@ -150,11 +142,8 @@ def rmat(
         features, classes: feature columns and classes (class = contiguous id range).
         a, b, c, d: quadrant probabilities (sum 1); ``noise``: per-level perturbation of them.
         homophily: fraction of drawn edges moved inside their source's class (0: plain R-MAT).
-        sigma: feature noise (``x = mu[label] + sigma * N(0, I)``, ``|mu| ~ 1``).
-        seed: one seed for edges, features, permutation and split (each its own stream).
-        directed: keep ``u -> v`` only; otherwise both directions are stored.
-        permute: relabel the vertices at random (the default keeps R-MAT order, hubs first).
-        train, val: split fractions (the rest is test).
+        options: ``sigma``, ``seed``, ``directed``, ``permute``, ``train``, ``val``, shared by
+            all generators (see :class:`~pargnn.graph.synthetic._common.SharedParams`).
 
     Returns:
         A :class:`Graph` named by its canonical spec; ``meta`` holds the parameters, the
@@ -165,19 +154,21 @@ def rmat(
     """
     p = RmatParams(
         nodes=nodes, degree=degree, features=features, classes=classes, a=a, b=b, c=c, d=d,
-        noise=noise, homophily=homophily, sigma=sigma, seed=seed, directed=directed,
-        permute=permute, train=train, val=val,
+        noise=noise, homophily=homophily, **options,
     )  # fmt: skip
     return generate(p)
 
 
 def generate(p: RmatParams) -> Graph:
     """The graph of validated parameters (what :func:`rmat` and ``from_spec`` call)."""
-    starts = equal_ranges(p.nodes, p.classes)
-    labels = range_labels(starts)
-    keys, drawn = _distinct_edges(p, stream(p.seed, STREAM_EDGES), starts, labels)
-    meta = {"generator": _WHO, "scale": p.scale, "edges_drawn": drawn}
-    return assemble(canonical_name(_WHO, p), p, keys, labels, p.classes, meta)
+
+    def draw(
+        rng: np.random.Generator, starts: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, object]]:
+        keys, drawn = _distinct_edges(p, rng, starts, labels)
+        return keys, {"scale": p.scale, "edges_drawn": drawn}
+
+    return ranged_graph(_WHO, p, p.classes, draw)
 
 
 def level_thresholds(p: RmatParams, rng: np.random.Generator) -> np.ndarray:

@@ -33,34 +33,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pargnn.errors import DatasetError
 from pargnn.graph.graph import Graph
 from pargnn.graph.synthetic._common import (
-    STREAM_EDGES,
-    assemble,
+    SharedParams,
     canonical_keys,
-    canonical_name,
-    check_common,
     check_int,
     check_real,
-    coerce_floats,
     equal_ranges,
     fail,
     first_distinct,
-    range_labels,
-    stream,
+    ranged_graph,
+    validate,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from pargnn.graph.synthetic._common import GraphOptions
 
 _WHO = "sbm"
 _MAX_ROUNDS = 200  # coupon collecting for p close to 1 needs many (cheap, shrinking) rounds
 _PAIR_KEYS = ("p_in", "p_out", "degree", "homophily")
 
 
-@dataclass(frozen=True, kw_only=True)
-class SbmParams:
+@dataclass(frozen=True, kw_only=True, repr=False)
+class SbmParams(SharedParams):
     """The parameters of :func:`sbm`; validated on construction (``DatasetError``)."""
 
     nodes: int
@@ -70,15 +72,12 @@ class SbmParams:
     degree: float | None = None
     homophily: float | None = None
     features: int = 64
-    sigma: float = 1.0
-    seed: int = 0
-    directed: bool = False
-    permute: bool = False
-    train: float = 0.6
-    val: float = 0.2
 
     def __post_init__(self) -> None:
-        check_common(_WHO, self)
+        validate(_WHO, self, self._check)
+
+    def _check(self) -> None:
+        """The checks of the SBM parameters (the shared ones have passed)."""
         check_int(_WHO, "blocks", self.blocks, 1, self.nodes)
         _check_parameterisation(self)
         for key in _PAIR_KEYS:
@@ -86,7 +85,6 @@ class SbmParams:
             if value is not None:
                 check_real(_WHO, key, value, 0.0, None if key == "degree" else 1.0)
         self.probabilities()  # checks that degree/homophily give probabilities <= 1
-        coerce_floats(self)
 
     def pairs(self) -> tuple[int, int]:
         """Vertex pairs inside and across blocks (ordered when directed, unordered otherwise)."""
@@ -152,12 +150,7 @@ def sbm(
     degree: float | None = None,
     homophily: float | None = None,
     features: int = 64,
-    sigma: float = 1.0,
-    seed: int = 0,
-    directed: bool = False,
-    permute: bool = False,
-    train: float = 0.6,
-    val: float = 0.2,
+    **options: Unpack[GraphOptions],
 ) -> Graph:
     """A seeded contextual SBM: ``blocks`` equal blocks (= classes), Gaussian features.
 
@@ -165,11 +158,9 @@ def sbm(
         nodes, blocks: vertices and blocks (classes); block ``k`` is a contiguous id range.
         p_in, p_out: edge probability inside / across blocks; or instead
         degree, homophily: expected ``nnz / nodes`` and fraction of edges inside blocks.
-        features, sigma: feature columns and noise (``x = mu[block] + sigma * N(0, I)``).
-        seed: one seed for edges, features, permutation and split (each its own stream).
-        directed: keep ``u -> v`` only; otherwise both directions are stored.
-        permute: relabel the vertices at random (the default keeps blocks contiguous).
-        train, val: split fractions (the rest is test).
+        features: feature columns (``x = mu[block] + sigma * N(0, I)``).
+        options: ``sigma``, ``seed``, ``directed``, ``permute``, ``train``, ``val``, shared by
+            all generators (see :class:`~pargnn.graph.synthetic._common.SharedParams`).
 
     Returns:
         A :class:`Graph` named by its canonical spec; ``meta`` holds the parameters, ``p_in``,
@@ -180,26 +171,29 @@ def sbm(
     """
     p = SbmParams(
         nodes=nodes, blocks=blocks, p_in=p_in, p_out=p_out, degree=degree, homophily=homophily,
-        features=features, sigma=sigma, seed=seed, directed=directed, permute=permute,
-        train=train, val=val,
+        features=features, **options,
     )  # fmt: skip
     return generate(p)
 
 
 def generate(p: SbmParams) -> Graph:
     """The graph of validated parameters (what :func:`sbm` and ``from_spec`` call)."""
-    starts = equal_ranges(p.nodes, p.blocks)
+    return ranged_graph(_WHO, p, p.blocks, lambda rng, starts, _: _edges(p, rng, starts))
+
+
+def _edges(
+    p: SbmParams, rng: np.random.Generator, starts: np.ndarray
+) -> tuple[np.ndarray, dict[str, object]]:
+    """Binomial counts of inside and across edges, then that many distinct uniform pairs each."""
     p_in, p_out = p.probabilities()
     inside, across = p.pairs()
-    rng = stream(p.seed, STREAM_EDGES)
     n_in, n_out = int(rng.binomial(inside, p_in)), int(rng.binomial(across, p_out))
-    k_in, drawn_in = _distinct(p, n_in, lambda m: inside_pairs(rng, m, starts))
-    k_out, drawn_out = _distinct(p, n_out, lambda m: across_pairs(rng, m, starts))
+    k_in, drawn_in = _distinct(p, n_in, lambda m: block_pairs(rng, m, starts, inside=True))
+    k_out, drawn_out = _distinct(p, n_out, lambda m: block_pairs(rng, m, starts, inside=False))
     keys = np.concatenate((k_in, k_out))  # disjoint sets of pairs
     del k_in, k_out
     keys.sort()
-    meta = {"generator": _WHO, "p_in": p_in, "p_out": p_out, "edges_drawn": drawn_in + drawn_out}
-    return assemble(canonical_name(_WHO, p), p, keys, range_labels(starts), p.blocks, meta)
+    return keys, {"p_in": p_in, "p_out": p_out, "edges_drawn": drawn_in + drawn_out}
 
 
 def _distinct(
@@ -225,31 +219,25 @@ def _pick_blocks(rng: np.random.Generator, m: int, weights: np.ndarray) -> np.nd
     return np.minimum(blocks, int(np.flatnonzero(weights > 0)[-1]))
 
 
-def inside_pairs(
-    rng: np.random.Generator, m: int, starts: np.ndarray
+def block_pairs(
+    rng: np.random.Generator, m: int, starts: np.ndarray, inside: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` uniform ordered pairs of distinct vertices in a common block (with replacement)."""
+    """``m`` uniform ordered pairs ``(u, v)``, ``v`` inside ``u``'s block or outside it.
+
+    A source block is drawn with probability proportional to its pairs, the source ``u``
+    uniformly in it, and the target uniformly among the ``others`` vertices ``u`` may pair
+    with: its block without ``u`` itself (``inside``) or the vertices of all other blocks. The
+    target is drawn as an index into those (offset by the block's first vertex when ``inside``)
+    and moved past the excluded run: ``u`` itself, or ``u``'s block.
+    """
     if m == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     sizes = np.diff(starts)
-    blk = _pick_blocks(rng, m, sizes * (sizes - 1))
-    size = sizes[blk]
-    u = rng.integers(0, size)
-    v = rng.integers(0, size - 1)
-    v += v >= u
-    return starts[blk] + u, starts[blk] + v
-
-
-def across_pairs(
-    rng: np.random.Generator, m: int, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` uniform ordered pairs of vertices in different blocks (with replacement)."""
-    if m == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    sizes = np.diff(starts)
-    n = int(starts[-1])
-    blk = _pick_blocks(rng, m, sizes * (n - sizes))
-    u = starts[blk] + rng.integers(0, sizes[blk])
-    v = rng.integers(0, n - sizes[blk])
-    v += np.where(v >= starts[blk], sizes[blk], 0)
+    others = sizes - 1 if inside else int(starts[-1]) - sizes
+    blk = _pick_blocks(rng, m, sizes * others)
+    first, size = starts[blk], sizes[blk]
+    u = first + rng.integers(0, size)
+    base, skip_from, skip = (first, u, 1) if inside else (0, first, size)
+    v = base + rng.integers(0, others[blk])
+    v += np.where(v >= skip_from, skip, 0)
     return u, v

@@ -5,7 +5,8 @@
 and defaults are the fields of the generator's parameter dataclass, so the spec language cannot
 drift from the Python API. Booleans are written ``0``/``1``/``true``/``false``; integers may use
 ``1_000_000`` or ``1e6``. A generated graph's ``name`` is the canonical spec (every key, defaults
-filled in, in declaration order), and ``from_spec(g.name)`` rebuilds the same graph.
+filled in, the generator's own keys first, then the shared ones), and ``from_spec(g.name)``
+rebuilds the same graph.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TypeAlias
 
 from pargnn.errors import DatasetError
 from pargnn.graph.graph import Graph
-from pargnn.graph.synthetic._common import format_value
+from pargnn.graph.synthetic._common import format_value, param_fields
 from pargnn.graph.synthetic.rmat import RmatParams
 from pargnn.graph.synthetic.rmat import generate as generate_rmat
 from pargnn.graph.synthetic.sbm import SbmParams
@@ -77,7 +78,7 @@ def usage(generator: str) -> str:
     cls, _ = GENERATORS[generator]
     types = typing.get_type_hints(cls)
     parts = []
-    for f in dataclasses.fields(cls):
+    for f in param_fields(cls):
         kind = _type_name(types[f.name])
         if _required(f):
             parts.append(f"{f.name} ({kind}, required)")

@@ -51,35 +51,23 @@ def measurement_plan(nprocs: int, quick: bool, progress_path: str | None) -> Pla
     and calls (and the small reference step); rank 0 appends its progress to
     ``progress_path`` (``None``: nowhere)."""
     groups = tuple(g for g in range(2, nprocs + 1) if nprocs % g == 0)
-    if quick:
-        return Plan(
-            group_sizes=groups,
-            message_bytes=_log_spaced(64, 4 * 1024 * 1024, 4),
-            spmm_rows=(2_000, 8_000),
-            spmm_widths=(8, 32),
-            gemm_rows=(256, 2_048),
-            gemm_dims=(16, 64),
-            elementwise_sizes=(1_000, 30_000, 1_000_000),
-            target_s=0.04,
-            min_calls=10,
-            max_calls=200,
-            rounds=10,
-            kernel_min_calls=10,
-            progress_path=progress_path,
-            quick=True,
-        )
+    # Each size and budget side by side: the quick value, then the full one.
     return Plan(
         group_sizes=groups,
-        message_bytes=_log_spaced(4, 4 * 1024 * 1024, 4),
-        spmm_rows=(2_000, 6_300, 20_000, 63_000, 200_000),
-        spmm_widths=(8, 32, 128),
-        gemm_rows=(1_000, 8_000, 64_000),
-        gemm_dims=(16, 64, 256),
-        elementwise_sizes=(1_000, 10_000, 100_000, 1_000_000, 3_000_000, 10_000_000),
-        target_s=0.06,
-        min_calls=14,
-        max_calls=300,
-        rounds=7,
-        kernel_min_calls=5,
+        message_bytes=_log_spaced(64 if quick else 4, 4 * 1024 * 1024, 4),
+        spmm_rows=(2_000, 8_000) if quick else (2_000, 6_300, 20_000, 63_000, 200_000),
+        spmm_widths=(8, 32) if quick else (8, 32, 128),
+        gemm_rows=(256, 2_048) if quick else (1_000, 8_000, 64_000),
+        gemm_dims=(16, 64) if quick else (16, 64, 256),
+        elementwise_sizes=(
+            (1_000, 30_000, 1_000_000) if quick
+            else (1_000, 10_000, 100_000, 1_000_000, 3_000_000, 10_000_000)
+        ),
+        target_s=0.04 if quick else 0.06,
+        min_calls=10 if quick else 14,
+        max_calls=200 if quick else 300,
+        rounds=10 if quick else 7,
+        kernel_min_calls=10 if quick else 5,
         progress_path=progress_path,
+        quick=quick,
     )
