@@ -1,0 +1,28 @@
+"""The single-process path on CUDA trains what it trains on the CPU (needs a GPU; skipped,
+saying so, where there is none)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pargnn import TrainConfig, train
+
+SBM = "sbm:nodes=500,blocks=4,p_in=0.05,p_out=0.005,features=12,seed=3"
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+
+@pytest.mark.parametrize("model", ["gcn", "gat", "sage", "gin", "labelprop"])
+def test_cuda_follows_the_cpu(model: str) -> None:
+    config = TrainConfig(dataset=SBM, model=model, epochs=4, hidden=8, heads=2,
+                         dtype="float64", quiet=True, dropout=0.5)
+    cpu = train(config.replace(device="cpu"))
+    cuda = train(config.replace(device="cuda"))
+    assert cuda.device.startswith("cuda")
+    for a, b in zip(cpu.epochs, cuda.epochs, strict=True):
+        assert (a.loss is None) == (b.loss is None)
+        if a.loss is not None:
+            assert b.loss == pytest.approx(a.loss, rel=1e-9)
+        assert (a.train_acc, a.val_acc, a.test_acc) == (b.train_acc, b.val_acc, b.test_acc)
