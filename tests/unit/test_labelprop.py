@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from pargnn import TrainConfig, train
+from pargnn.algorithms.exact import predict_epoch
+from pargnn.algorithms.registry import plan_grid
 from pargnn.errors import ConfigError
+from pargnn.planner.auto import plan_training
+from pargnn.planner.problem import model_steps
+from pargnn.planner.profile import load_profile
 from pargnn.training.run import prepare
 from pargnn.training.session import build_session
 from tests.dist.test_equivalence import random_graph
@@ -57,3 +62,20 @@ def test_cora_accuracy_is_in_the_published_range(shared_datasets: Path, tmp_path
 def test_alpha_is_checked(changes: dict[str, object], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**changes).validate()  # type: ignore[arg-type]
+
+
+def test_the_planner_prices_one_evaluation_pass() -> None:
+    """A model that trains nothing is planned for what it does: one forward pass and the
+    accuracy counts, no backward pass and no optimiser."""
+    graph = random_graph()
+    config = TrainConfig(model="labelprop", layers=3)
+    prepared = prepare(graph, config)
+    plan = plan_training(prepared, config, 2, load_profile(None), quick=True)
+    spec = plan_grid("1d", 2)
+    (prediction,) = [p for p in plan.predictions if p.candidate.spec == spec]
+    layers, _ = model_steps(config, graph.num_features, graph.num_classes)
+    evaluation = predict_epoch(spec, graph.num_nodes, prepared.at, prepared.a, layers,
+                               graph.num_classes, 4, training=False)
+    assert [r.traffic.call_bytes for r in prediction.ranks] == [t.call_bytes for t in evaluation]
+    # three aggregations forward only, each of the two stages of a 1D row of two
+    assert all(r.work.calls["spmm"] == 3 * 2 for r in prediction.ranks)

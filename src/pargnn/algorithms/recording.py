@@ -21,16 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from pargnn.algorithms.contract import Counts, LocalData
-from pargnn.cost.steps import (
-    AGGREGATE,
-    ATTEND,
-    BIAS,
-    HEAD_SCORES,
-    SCALE,
-    TRANSFORM,
-    Op,
-    Steps,
-)
+from pargnn.cost import steps
+from pargnn.cost.steps import Op, Steps
 
 META = torch.device("meta")
 
@@ -92,31 +84,32 @@ class StepRecorder:
         return h
 
     def aggregate(self, h: Tensor) -> Tensor:
-        self._record(Op(AGGREGATE, int(h.shape[1]), input_needs_grad=h.requires_grad))
+        self._record(Op(steps.AGGREGATE, int(h.shape[1]), input_needs_grad=h.requires_grad))
         return _meta(1, h.shape[1], h.requires_grad)
 
     def transform(self, h: Tensor, weight: Tensor) -> Tensor:
         f_in, f_out = int(weight.shape[0]), int(weight.shape[1])
-        self._record(Op(TRANSFORM, f_in=f_in, f_out=f_out, input_needs_grad=h.requires_grad,
-                        weight_grad=weight.requires_grad))
+        self._record(Op(steps.TRANSFORM, f_in=f_in, f_out=f_out,
+                        input_needs_grad=h.requires_grad, weight_grad=weight.requires_grad))
         return _meta(1, f_out, h.requires_grad or weight.requires_grad)
 
     def add_bias(self, h: Tensor, bias: Tensor) -> Tensor:
-        self._record(Op(BIAS, int(bias.shape[0])))
+        self._record(Op(steps.BIAS, int(bias.shape[0])))
         return _meta(1, h.shape[1], h.requires_grad or bias.requires_grad)
 
     def scale(self, h: Tensor, factor: Tensor) -> Tensor:
-        self._record(Op(SCALE))
+        self._record(Op(steps.SCALE))
         return _meta(1, h.shape[1], h.requires_grad or factor.requires_grad)
 
     def head_scores(self, h: Tensor, attention: Tensor) -> Tensor:
         heads = int(attention.shape[0])
-        self._record(Op(HEAD_SCORES, int(h.shape[1]), heads=heads))
+        self._record(Op(steps.HEAD_SCORES, int(h.shape[1]), heads=heads))
         return _meta(1, heads, h.requires_grad or attention.requires_grad)
 
     def attend(self, h: Tensor, s_src: Tensor, s_dst: Tensor, *, heads: int, head_width: int,
                negative_slope: float, dropout: float, key: int) -> Tensor:
-        self._record(Op(ATTEND, int(h.shape[1]), heads=heads, input_needs_grad=h.requires_grad))
+        self._record(Op(steps.ATTEND, int(h.shape[1]), heads=heads,
+                        input_needs_grad=h.requires_grad))
         return _meta(1, h.shape[1], h.requires_grad or s_src.requires_grad)
 
     def dropout(self, h: Tensor, p: float, key: int, width: int) -> Tensor:

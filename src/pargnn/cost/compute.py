@@ -24,7 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pargnn.cost.steps import Op
+from pargnn.cost.steps import (
+    AGGREGATE,
+    ATTEND,
+    BIAS,
+    HEAD_SCORES,
+    SCALE,
+    TRANSFORM,
+    Op,
+    Steps,
+    flat,
+)
 
 # passes over the data of the steps that are not products (forward + backward together)
 BIAS_PASSES = 2  # add; column sum of the gradient
@@ -112,17 +122,17 @@ def _attend(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
 
 def op_work(w: Work, shape: LocalShape, op: Op, backward: bool) -> None:
     """The kernels of one step, one direction."""
-    if op.kind == "aggregate":
+    if op.kind == AGGREGATE:
         _aggregate(w, shape, op, backward)
-    elif op.kind == "transform":
+    elif op.kind == TRANSFORM:
         _transform(w, shape, op, backward)
-    elif op.kind == "attend":
+    elif op.kind == ATTEND:
         _attend(w, shape, op, backward)
-    elif op.kind == "bias":
+    elif op.kind == BIAS:
         _passes(w, BIAS_PASSES // 2, shape.rows * shape.columns(op.width))
-    elif op.kind == "scale":
+    elif op.kind == SCALE:
         _passes(w, SCALE_PASSES // 2, shape.rows * shape.columns(op.width or 1))
-    elif op.kind == "head_scores":
+    elif op.kind == HEAD_SCORES:
         _passes(w, SCORE_PASSES // 2, shape.rows * shape.columns(op.width))
 
 
@@ -144,44 +154,47 @@ def sparse_products(layers: list[list[Op]], forward: Sequence[Block],
     block itself (:mod:`pargnn.cost.sparse_timing`)."""
     out: list[tuple[Block, int]] = []
     for op in (op for layer in layers for op in layer):
-        if op.kind not in ("aggregate", "attend"):
+        if op.kind not in (AGGREGATE, ATTEND):
             continue
         width = columns(op.width)
         out += [(block, width) for block in forward]
-        if op.kind == "aggregate" and op.input_needs_grad:
+        if op.kind == AGGREGATE and op.input_needs_grad:
             out += [(block, width) for block in backward]
     return out
 
 
-def epoch_work(shape: LocalShape, layers: list[list[Op]], classes: int, dropout: bool,
-               parameters: int) -> Work:
-    """The kernels of one training step (forward, loss, backward, Adam) on one rank.
+def epoch_work(shape: LocalShape, layers: Steps, classes: int, dropout: bool,
+               parameters: int, training: bool = True) -> Work:
+    """The kernels of one training step (forward, loss, backward, Adam) on one rank, or
+    without ``training`` of one forward pass (a model that trains nothing).
 
-    Each layer's input is dropped out (when ``dropout``) and each hidden layer's output goes
-    through the activation, as :class:`~pargnn.nn.models.GraphModel` does.
+    Each layer's input is dropped out (when ``dropout``, in training) and each hidden
+    layer's output goes through the activation, as :class:`~pargnn.nn.models.GraphModel`
+    does.
     """
     w = Work()
-    ops = [op for layer in layers for op in layer]
     for index, layer in enumerate(layers):
-        f_in = _input_width(layer)
-        if dropout:
-            w.add("dropout", 2 * shape.rows * shape.columns(f_in))
+        if dropout and training:
+            w.add("dropout", 2 * shape.rows * shape.columns(_input_width(layer)))
         for op in layer:
             op_work(w, shape, op, False)
         if index < len(layers) - 1:
             _passes(w, ACTIVATION_PASSES, shape.rows * shape.columns(_output_width(layer)))
-    _passes(w, LOSS_PASSES, shape.rows * classes)
-    for op in reversed(ops):
-        op_work(w, shape, op, True)
-    _passes(w, ADAM_PASSES, parameters)
+    if training:
+        _passes(w, LOSS_PASSES, shape.rows * classes)
+        for op in reversed(flat(layers)):
+            op_work(w, shape, op, True)
+        _passes(w, ADAM_PASSES, parameters)
     return w
 
 
 def _input_width(layer: list[Op]) -> int:
     first = layer[0]
-    return first.width if first.kind == "aggregate" else first.f_in
+    return first.f_in if first.kind == TRANSFORM else first.width
 
 
 def _output_width(layer: list[Op]) -> int:
-    last = [op for op in layer if op.kind in ("transform", "bias")][-1]
-    return last.width if last.kind == "bias" else last.f_out
+    """The width of the layer's last step that produces its rows (a transform, an
+    aggregation or attention, a bias)."""
+    last = [op for op in layer if op.kind in (TRANSFORM, AGGREGATE, ATTEND, BIAS)][-1]
+    return last.f_out if last.kind == TRANSFORM else last.width

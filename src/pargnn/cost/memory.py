@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pargnn.cost.compute import LocalShape
-from pargnn.cost.steps import Op
+from pargnn.cost.steps import AGGREGATE, ATTEND, BIAS, HEAD_SCORES, SCALE, TRANSFORM, Op
 
 LABEL_BYTES, MASK_BYTES, ID_BYTES = 8, 1, 8  # int64 labels, bool masks, int64 ids
 ADAM_COPIES = 4  # value, gradient, two moments
@@ -134,7 +134,7 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
     backward: list[tuple[int, int]] = []  # (layer, gradient in + out + workspace) per step
     kept_after: list[int] = []  # kept at the end of each layer's forward pass
     for index, layer in enumerate(layers):
-        f_in = layer[0].width if layer[0].kind == "aggregate" else layer[0].f_in
+        f_in = layer[0].width if layer[0].kind == AGGREGATE else layer[0].f_in
         alive = 0  # the previous step's output, when autograd does not keep it
         if dropout:
             block = rows * cols(f_in)
@@ -143,21 +143,21 @@ def rank_memory(shape: LocalShape, stored_graph: int, features: int, layers: lis
             kept += block * vb * (2 if index > 0 else 1)
         for op in layer:
             workspace = 0
-            if op.kind == "aggregate":
+            if op.kind == AGGREGATE:
                 out = rows * cols(op.width) * vb
                 workspace = _aggregate_workspace(rows, cols(op.width), buffers, vb)
                 if buffers.widened_indices:
                     workspace += WIDENED_INDEX_BYTES * largest_block
-            elif op.kind == "transform":
+            elif op.kind == TRANSFORM:
                 out = rows * cols(op.f_out) * vb
                 workspace = _transform_workspace(rows, op.f_out, buffers, vb)
                 if not dropout and index > 0:
                     kept += rows * cols(op.f_in) * vb
-            elif op.kind == "attend":
+            elif op.kind == ATTEND:
                 out = rows * cols(op.width) * vb
                 kept += EDGE_COPIES * sum(shape.edge_blocks) * op.heads * vb
                 workspace = _aggregate_workspace(rows, cols(op.width), buffers, vb)
-            elif op.kind in ("bias", "scale", "head_scores"):
+            elif op.kind in (BIAS, SCALE, HEAD_SCORES):
                 out = rows * cols(op.width or 1) * vb
             else:
                 continue

@@ -10,7 +10,7 @@ such as :class:`~pargnn.planner.statistics.UniformBlocks`), the model's communic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +46,8 @@ class Problem:
     parameters: int
     value_bytes: int
     dropout: bool
+    # False: the model trains nothing, and an epoch is one evaluation pass
+    training: bool = field(default=True, kw_only=True)
 
     @property
     def nnz(self) -> int:

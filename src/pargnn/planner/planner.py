@@ -207,13 +207,13 @@ def predict(problem: Problem, candidate: Candidate, profile: Profile,
     halos = candidate.halos(problem, partitions)
     if family.partitioned and halos is None:
         return None
-    traffic = family.costs.traffic(problem, spec, halos, chosen, True)
+    traffic = family.costs.traffic(problem, spec, halos, chosen, problem.training)
     shapes = family.costs.rank_shapes(problem, spec, halos, chosen)
     works, factors, alone = [], [], []
     pace_of_fits = calibration_pace(profile)
     for rank, (shape, _, _) in zip(chosen, shapes, strict=True):
         works.append(epoch_work(shape, problem.layers, problem.classes, problem.dropout,
-                                problem.parameters))
+                                problem.parameters, problem.training))
         factors.append(1.0 if sparse_seconds is None
                        else sparse_factor(sparse_seconds[rank], shape, problem.layers, profile))
         alone.append(compute_seconds(works[-1], profile, 1 / pace_of_fits, factors[-1]))

@@ -29,4 +29,5 @@ def problem_for(prepared: PreparedGraph, config: TrainConfig) -> Problem:
     features, classes = int(prepared.features.shape[1]), prepared.num_classes
     layers, parameters = model_steps(config, features, classes)
     return Problem(prepared.n, BlockIndex(prepared.at), BlockIndex(prepared.a), features,
-                   classes, layers, parameters, VALUE_BYTES[config.dtype], config.dropout > 0)
+                   classes, layers, parameters, VALUE_BYTES[config.dtype], config.dropout > 0,
+                   training=parameters > 0)

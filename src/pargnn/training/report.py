@@ -16,6 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pargnn.config import TrainConfig
 from pargnn.training.result import EpochRecord, TrainResult
 
 
@@ -72,6 +73,15 @@ class ConsoleReport:
             self._progress.stop()
 
 
+def model_line(config: TrainConfig) -> str:
+    """The model in a few words: its name and the settings that shape it."""
+    if config.model == "labelprop":
+        alpha = config.model_options(0, 0).alpha
+        return f"labelprop, {config.layers} iterations, alpha {alpha}"
+    return (f"{config.model}, {config.layers} layers, hidden {config.hidden}, "
+            f"dropout {config.dropout}")
+
+
 def summary_table(result: TrainResult) -> Table:
     table = Table(title="pargnn train", show_header=False)
     table.add_column("what", style="bold")
@@ -79,7 +89,7 @@ def summary_table(result: TrainResult) -> Table:
     c = result.config
     rows = [
         ("dataset", str(result.dataset["name"])),
-        ("model", f"{c.model}, {c.layers} layers, hidden {c.hidden}, dropout {c.dropout}"),
+        ("model", model_line(c)),
         ("epochs", str(len(result.epochs))),
         ("best epoch (val)", str(result.best_epoch)),
         ("val accuracy", figure(result.val_acc, 4)),

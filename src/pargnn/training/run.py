@@ -72,6 +72,7 @@ def train(config: TrainConfig | None = None, graph: Graph | None = None,
     if under_torchrun():
         result = _train_under_torchrun(config, graph)
     else:
+        _check_layout(config, config.nprocs)  # before a large graph is loaded for nothing
         prepared = prepare(graph if graph is not None else load(config), config)
         config, plan = _plan(config, prepared)
         if config.nprocs == 1:
@@ -105,12 +106,18 @@ def prepare(graph: Graph, config: TrainConfig) -> PreparedGraph:
     return prepared
 
 
+def _check_layout(config: TrainConfig, nprocs: int) -> None:
+    """A layout that cannot run on ``nprocs`` processes is refused before anything starts
+    (``--algo auto`` chooses one that can)."""
+    if config.algo != "auto":
+        plan_grid(config.algo, nprocs, config.grid, config.replication)
+
+
 def _plan(config: TrainConfig, prepared: PreparedGraph
           ) -> tuple[TrainConfig, dict[str, object] | None]:
     """``--algo auto`` replaced by the planner's choice (one process: the single-process
-    algorithm, nothing to plan); any other layout is checked against ``--nprocs`` now."""
+    algorithm, nothing to plan)."""
     if config.algo != "auto":
-        plan_grid(config.algo, config.nprocs, config.grid, config.replication)
         return config, None
     if config.nprocs == 1:
         return config.replace(algo=DEFAULT_ALGORITHM), None
@@ -151,9 +158,7 @@ def _train_spawned(config: TrainConfig, folder: str) -> TrainResult:
 
 def _train_under_torchrun(config: TrainConfig, graph: Graph | None) -> TrainResult:
     """This rank of torchrun's group: prepare its own graph, train, and (rank 0) merge."""
-    world = int(os.environ["WORLD_SIZE"])
-    if config.algo != "auto":
-        plan_grid(config.algo, world, config.grid, config.replication)  # fail before joining
+    _check_layout(config, int(os.environ["WORLD_SIZE"]))  # before joining the group
     job = RankJob(config, prepared=prepare(graph if graph is not None else load(config),
                                            config))
     reports = run_under_torchrun(rank_main, job, backend=_backend(config))
