@@ -111,7 +111,7 @@ class Prediction:
     """A candidate's predicted epoch (training step), per rank and for the run.
 
     ``ranks`` are those predicted: every rank, unless the plan was asked for a few (a
-    statistics-only plan predicts one representative, see :mod:`pargnn.cost.statistics`).
+    statistics-only plan predicts one representative, see :mod:`pargnn.planner.statistics`).
     """
 
     candidate: Candidate

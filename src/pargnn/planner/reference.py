@@ -21,7 +21,7 @@ each step from the fits just measured:
   what that step exceeds its prediction with ``sync_seconds`` by, divided by its
   all-to-all calls, is ``all_to_all_sync_seconds``. An all-to-all waits on every peer in
   turn, so the planner adds it per peer: ``(g - 1) / (P - 1)`` of it to an all-to-all
-  over ``g`` processes (:func:`pargnn.planner.planner.all_to_all_sync`). On 8 processes
+  over ``g`` processes (:func:`pargnn.planner.pace.all_to_all_sync`). On 8 processes
   sharing 2 cores it came to 10.7 ms per call over all 8, beyond the 4.0 ms of the 1D
   term;
 * **3D** on its default grid (its layers reduce-scatter the partial sums): what that

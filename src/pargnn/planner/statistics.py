@@ -33,7 +33,7 @@ feeds them to the same per-rank models the planner uses for a real graph:
   predicts these one to three ranks instead of ``P``, which makes ``P = 4096`` quick.
 
 The model's steps come from the configured model built for the feature and class widths
-(:func:`~pargnn.planner.planner.model_steps`), as for a real graph.
+(:func:`~pargnn.planner.problem.model_steps`), as for a real graph.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def random_halos(n: int, edges: int, offsets: np.ndarray, self_loops: bool) -> P
 
 @dataclass(frozen=True)
 class UniformProblem(Problem):
-    """A :class:`~pargnn.planner.planner.Problem` known by its statistics: uniform block counts
+    """A :class:`~pargnn.cost.problem.Problem` known by its statistics: uniform block counts
     (``at`` and ``a`` are :class:`UniformBlocks`) and random-partition halos for the
     sparsity-aware candidates. ``edges`` are the non-zeros of ``A`` without the self-loops
     the model adds (``self_loops``)."""
