@@ -15,6 +15,8 @@ import scipy.sparse as sp
 from pargnn.errors import DatasetError, GraphError
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.loaders import from_pyg, load_edgelist, load_karateclub, load_npz
+from tests.unit.data_files import karateclub as _karateclub
+from tests.unit.data_files import npz as _npz
 
 
 @pytest.fixture()
@@ -25,24 +27,6 @@ def cora_copy(shared_datasets: Path, tmp_path: Path) -> Path:
     for f in dst.iterdir():
         f.chmod(0o644)
     return dst
-
-
-def _karateclub(folder: Path, edges: str, features: str, target: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "edges.csv").write_text(edges)
-    (folder / "features.csv").write_text(features)
-    (folder / "target.csv").write_text(target)
-    return folder
-
-
-def _npz(path: Path, **arrays: object) -> Path:
-    base: dict[str, object] = {
-        "indptr": np.array([0, 1, 2, 2]), "indices": np.array([1, 0]),
-        "features": np.ones((3, 2), dtype=np.float32), "labels": np.array([0, 1, 0]),
-    }
-    base.update(arrays)
-    np.savez(path, **base)  # type: ignore[arg-type]
-    return path
 
 
 # -- missing files and unknown names -----------------------------------------------------------

@@ -28,23 +28,13 @@ from pargnn.errors import DatasetError, GraphError, PargnnError
 from pargnn.graph import Graph
 from pargnn.graph.datasets import load_dataset
 from pargnn.graph.loaders import from_pyg, load_edgelist, load_karateclub, load_npz
+from tests.unit.data_files import EDGES, FEATURES, TARGET
+from tests.unit.data_files import karateclub as _karateclub
+from tests.unit.data_files import npz as _npz
 
 HUGE = 10**12
 # Refusing a wild id may cost a few small arrays, never anything sized from the id.
 PEAK_LIMIT = 64 * 2**20
-
-EDGES = "id_1,id_2\n0,1\n1,2\n"
-FEATURES = "node_id,feature_id,value\n0,0,1\n1,1,1\n2,0,1\n"
-TARGET = "id,target\n0,0\n1,1\n2,0\n"
-
-
-def _karateclub(folder: Path, edges: str = EDGES, features: str = FEATURES,
-                target: str = TARGET) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in (("edges.csv", edges), ("features.csv", features), ("target.csv", target)):
-        (folder / name).write_text(text)
-    return folder
-
 
 def _edgelist(folder: Path, edges: str = "0 1\n1 2\n", labels: str = "id,label\n0,0\n2,1\n"
               ) -> Path:
@@ -53,16 +43,6 @@ def _edgelist(folder: Path, edges: str = "0 1\n1 2\n", labels: str = "id,label\n
     (folder / "g.labels.csv").write_text(labels)
     (folder / "g.txt").write_text(edges)
     return folder / "g.txt"
-
-
-def _npz(path: Path, **arrays: object) -> Path:
-    base: dict[str, object] = {
-        "indptr": np.array([0, 1, 2, 2]), "indices": np.array([1, 0]),
-        "features": np.ones((3, 2), dtype=np.float32), "labels": np.array([0, 1, 0]),
-    }
-    base.update(arrays)
-    np.savez(path, **base)  # type: ignore[arg-type]
-    return path
 
 
 def _pyg(**attrs: object) -> SimpleNamespace:
