@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,13 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"the shared datasets folder {SHARED_DATASETS} is absent on this machine")
     return SHARED_DATASETS
+
+
+@pytest.fixture()
+def cora_copy(shared_datasets: Path, tmp_path: Path) -> Path:
+    """A writable copy of the Cora raw files."""
+    dst = tmp_path / "Cora" / "raw"
+    shutil.copytree(shared_datasets / "planetoid" / "Cora" / "raw", dst)
+    for f in dst.iterdir():
+        f.chmod(0o644)
+    return dst

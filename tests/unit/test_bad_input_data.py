@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,16 +16,6 @@ from pargnn.graph.datasets import load_dataset
 from pargnn.graph.loaders import from_pyg, load_edgelist, load_karateclub, load_npz
 from tests.unit.data_files import karateclub as _karateclub
 from tests.unit.data_files import npz as _npz
-
-
-@pytest.fixture()
-def cora_copy(shared_datasets: Path, tmp_path: Path) -> Path:
-    """A writable copy of the Cora raw files."""
-    dst = tmp_path / "Cora" / "raw"
-    shutil.copytree(shared_datasets / "planetoid" / "Cora" / "raw", dst)
-    for f in dst.iterdir():
-        f.chmod(0o644)
-    return dst
 
 
 # -- missing files and unknown names -----------------------------------------------------------

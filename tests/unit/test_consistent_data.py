@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import shutil
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -50,16 +49,6 @@ def _pyg(**attrs: object) -> SimpleNamespace:
                                "y": np.array([0, 1, 0])}
     base.update(attrs)
     return SimpleNamespace(**base)
-
-
-@pytest.fixture()
-def cora_copy(shared_datasets: Path, tmp_path: Path) -> Path:
-    """A writable copy of the Cora raw files."""
-    dst = tmp_path / "Cora" / "raw"
-    shutil.copytree(shared_datasets / "planetoid" / "Cora" / "raw", dst)
-    for f in dst.iterdir():
-        f.chmod(0o644)
-    return dst
 
 
 def _raises(load: Callable[[], object], *phrases: str,
