@@ -24,6 +24,7 @@ from pargnn.dist.comm import Communicator
 from pargnn.graph.graph import Graph
 from pargnn.graph.normalize import normalize_adjacency, row_normalize_features
 from pargnn.graph.partition import Partition, partition_graph
+from pargnn.ops.sparse import writable_array
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,10 @@ def rows_data(prepared: PreparedGraph, rows: tuple[int, int], cols: tuple[int, i
     lo, hi = rows
     device = options.device
 
-    def part(a: np.ndarray) -> torch.Tensor:  # a copy: the prepared arrays may be mapped
-        return torch.from_numpy(np.array(a[lo:hi])).to(device)
+    def part(a: np.ndarray) -> torch.Tensor:  # copied only where mapped read-only
+        return torch.from_numpy(writable_array(a[lo:hi])).to(device)
 
-    features = np.array(prepared.features[lo:hi, cols[0]:cols[1]], order="C")
+    features = writable_array(prepared.features[lo:hi, cols[0]:cols[1]])
     return LocalData(
         features=torch.from_numpy(features).to(device=device, dtype=options.dtype),
         labels=part(prepared.labels), train_mask=part(prepared.train_mask),

@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from pargnn.layout.spec import GridSpec
 
 INDEX_BYTES = {True: 4, False: 8}  # int32 where it fits
@@ -64,8 +62,3 @@ def selected_ranks(spec: GridSpec, ranks: Sequence[int] | None) -> Sequence[int]
 def index_bytes(n: int, nnz: int) -> int:
     """Bytes of one index word of a block of a graph with ``n`` vertices, ``nnz`` non-zeros."""
     return INDEX_BYTES[max(n, nnz) < 2**31]
-
-
-def as_array(traffic: list[Traffic]) -> np.ndarray:
-    """Bytes per rank, for plots and tables."""
-    return np.array([t.total_bytes for t in traffic], dtype=np.int64)

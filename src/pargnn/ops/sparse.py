@@ -30,13 +30,13 @@ def csr_tensor(
     """A torch CSR tensor from a scipy CSR array; indices keep their (int32/int64) dtype."""
     m = sp.csr_array(matrix)
     index_dtype = np.int32 if max(m.shape[0], m.shape[1], m.nnz) < 2**31 else np.int64
-    crow, col, values = (torch.from_numpy(_writable(a, kind)) for a, kind in
+    crow, col, values = (torch.from_numpy(writable_array(a, kind)) for a, kind in
                          ((m.indptr, index_dtype), (m.indices, index_dtype), (m.data, None)))
     values = values.to(dtype)
     return csr_from_parts(crow.to(device), col.to(device), values.to(device), m.shape)
 
 
-def _writable(a: np.ndarray, dtype: type | None) -> np.ndarray:
+def writable_array(a: np.ndarray, dtype: type | None = None) -> np.ndarray:
     """``a`` contiguous in ``dtype``, copied when it is read-only (a mapped file)."""
     out = np.ascontiguousarray(a, dtype=dtype)
     return out if out.flags.writeable else out.copy()

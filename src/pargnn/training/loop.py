@@ -18,7 +18,7 @@ import torch
 
 from pargnn.dist.comm import CommLog
 from pargnn.dist.phases import EVALUATION, TRAIN
-from pargnn.schedule.base import Step, StepSchedule
+from pargnn.schedule.base import StepSchedule
 from pargnn.training.memory import training_state_peak
 from pargnn.training.result import EpochRecord, TrainResult
 
@@ -91,5 +91,3 @@ def run_epochs(schedule: StepSchedule, epochs: int, result: TrainResult,
         if observer is not None:
             observer.epoch(record)
 
-
-__all__ = ["Step", "TrainObserver", "run_epochs"]
