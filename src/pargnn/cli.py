@@ -32,7 +32,8 @@ def _scalar_type(annotation: Any) -> Any:
 
 
 PLAN_IGNORES = ("algo", "grid", "replication", "permute", "epochs", "quiet", "lr",
-                "weight_decay", "trace_memory", "alpha")
+                "weight_decay", "trace_memory", "alpha", "mode", "batch_size", "fanout",
+                "optimizer", "momentum", "trust_coefficient")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
@@ -66,7 +67,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pargnn", description="Parallel full-graph training of graph neural networks."
+        prog="pargnn",
+        description="Parallel training of graph neural networks: full graphs or sampled "
+        "mini-batches."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = commands.add_parser("train", help="train a model", description="Train a model.")

@@ -20,8 +20,12 @@ from pargnn.graph.partition import PARTITIONERS, VERTEX_WEIGHTS
 from pargnn.graph.synthetic import DEFAULT_SPEC
 from pargnn.nn.models import ACTIVATIONS, MODELS
 from pargnn.nn.options import ModelOptions
+from pargnn.optim import OPTIMIZERS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+MODES = ("full", "minibatch")
+DEFAULT_BATCH_SIZE = 512
+DEFAULT_FANOUT = 10
 
 
 def _option(default: Any, help: str, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
@@ -53,8 +57,24 @@ class TrainConfig:
     dropout: float = _option(0.5, "dropout probability on each layer's input")
     bias: bool = _option(True, "learnable bias in every layer (--no-bias: none)")
     activation: str = _option("relu", "activation between layers", choices=tuple(ACTIVATIONS))
-    lr: float = _option(0.01, "Adam learning rate")
-    weight_decay: float = _option(5e-4, "Adam weight decay (L2) on every parameter")
+    mode: str = _option(
+        "full", "full: full-graph training (one step per epoch); minibatch: sampled "
+        "mini-batches, data-parallel over --nprocs", choices=MODES)
+    batch_size: int | None = _option(
+        None, f"--mode minibatch: seeds per global batch, shared by all processes (default "
+        f"{DEFAULT_BATCH_SIZE}; more than the training vertices: one batch)")
+    fanout: str | None = _option(
+        None, "--mode minibatch: neighbours drawn per hop from the seeds outwards, one per "
+        f"layer, e.g. 15,10 (-1: all; default {DEFAULT_FANOUT} per layer)")
+    optimizer: str = _option(
+        "adam", "adam; sgd (with --momentum); lars, lamb: layer-wise adaptive rates for large "
+        "batches (biases and 1-D parameters excluded)", choices=OPTIMIZERS)
+    lr: float = _option(0.01, "learning rate")
+    weight_decay: float = _option(
+        5e-4, "weight decay (adam, sgd: L2 on every parameter; lars, lamb: on weight matrices)")
+    momentum: float = _option(0.9, "momentum of --optimizer sgd and lars")
+    trust_coefficient: float = _option(
+        0.001, "--optimizer lars: the trust coefficient eta of eta ||w|| / (||g|| + wd ||w||)")
     epochs: int = _option(200, "training epochs")
     seed: int = _option(0, "seeds the initial weights and the dropout masks")
     feature_norm: str = _option(
@@ -136,15 +156,37 @@ class TrainConfig:
              "--algo auto chooses the grid, the replication and the vertex order itself; drop "
              "--grid, --replication and --permute, or name the algorithm"),
         )
-        for ok, message in checks:
+        for ok, message in (*checks, *self._optimizer_checks()):
             if not ok:
                 raise ConfigError(message)
+        if self.mode == "minibatch":
+            check_minibatch(self)
+        else:
+            for name in ("batch_size", "fanout"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{_flag(name)} applies to --mode minibatch; add "
+                                      "--mode minibatch or drop it")
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             value = getattr(self, f.name)
             if choices and value is not None and value not in choices:
-                flag = "--" + f.name.replace("_", "-")
-                raise ConfigError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+                raise ConfigError(f"{_flag(f.name)} {value!r} is not one of: "
+                                  f"{', '.join(choices)}")
+
+    def _optimizer_checks(self) -> tuple[tuple[bool, str], ...]:
+        return (
+            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
+            (self.trust_coefficient > 0,
+             f"--trust-coefficient must be > 0, got {self.trust_coefficient}"),
+        )
+
+    def fanouts(self) -> tuple[int, ...]:
+        """The fanout per hop, seeds outwards (:func:`parse_fanout`)."""
+        return parse_fanout(self.fanout, self.layers)
+
+    @property
+    def global_batch_size(self) -> int:
+        return self.batch_size if self.batch_size is not None else DEFAULT_BATCH_SIZE
 
     def model_options(self, features: int, classes: int) -> ModelOptions:
         """The configured model's options for ``features`` input columns and ``classes``
@@ -167,3 +209,48 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+FULL_GRAPH_ONLY = ("grid", "replication", "permute", "partition")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_fanout(text: str | None, layers: int) -> tuple[int, ...]:
+    """``"15,10"`` -> ``(15, 10)``: one entry per layer, each ``>= 1`` or ``-1`` (all
+    neighbours); ``None`` gives the default for every layer."""
+    if text is None:
+        return (DEFAULT_FANOUT,) * layers
+    example = ",".join(["10"] * layers)
+    try:
+        fanouts = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        raise ConfigError(f"--fanout {text!r}: expected integers separated by commas, e.g. "
+                          f"{example}") from None
+    if len(fanouts) != layers:
+        raise ConfigError(f"--fanout {text!r} has {len(fanouts)} entries; the model has "
+                          f"{layers} layers, so give {layers}, e.g. {example}")
+    if any(f < 1 and f != -1 for f in fanouts):
+        raise ConfigError(f"--fanout {text!r}: each entry must be >= 1, or -1 for all "
+                          "neighbours")
+    return fanouts
+
+
+def check_minibatch(config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` for a mini-batch setting that cannot run."""
+    if config.batch_size is not None and config.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {config.batch_size}")
+    if config.model == "labelprop":
+        raise ConfigError("--model labelprop has no parameters to train on mini-batches; "
+                          "use --mode full")
+    if config.algo != DEFAULT_ALGORITHM:
+        raise ConfigError(f"--algo {config.algo} lays out full-graph training; --mode "
+                          "minibatch is data-parallel (each process trains its share of every "
+                          "batch), so drop --algo")
+    for name in FULL_GRAPH_ONLY:
+        if getattr(config, name):
+            raise ConfigError(f"{_flag(name)} applies to full-graph training; --mode "
+                              "minibatch does not partition the graph, so drop it")
+    parse_fanout(config.fanout, config.layers)

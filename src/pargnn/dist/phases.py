@@ -19,9 +19,10 @@ DENSE_TRANSFORM: Final = "dense_transform"  # H W, bias and scale, and their gra
 FORWARD_ATTENTION: Final = "forward_attention"  # scores and edge weights of graph attention
 BACKWARD_ATTENTION: Final = "backward_attention"  # their gradients
 LOSS: Final = "loss"  # global loss and accuracy counts
+GRADIENT_REDUCTION: Final = "gradient_reduction"  # data parallelism's all-reduce of gradients
 
 STEP_PHASES: Final = (FORWARD_AGGREGATION, BACKWARD_AGGREGATION, DENSE_TRANSFORM,
-                      FORWARD_ATTENTION, BACKWARD_ATTENTION, LOSS)
+                      FORWARD_ATTENTION, BACKWARD_ATTENTION, LOSS, GRADIENT_REDUCTION)
 
 
 def aggregation(backward: bool) -> str:

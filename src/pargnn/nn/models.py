@@ -9,7 +9,7 @@ every model ``--model`` accepts, and :func:`build_model` makes one from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 
 import torch
@@ -92,17 +92,35 @@ class GraphModel(nn.Module):
         """The graph layers, first to last."""
         return list(self.convs)  # type: ignore[arg-type]
 
-    def forward(self, algorithm: Algorithm, x: Tensor, epoch: int = 0) -> Tensor:
-        h = x
+    def forward(self, algorithm: Algorithm | Sequence[Algorithm], x: Tensor,
+                epoch: int = 0) -> Tensor:
+        """The logits of ``x``'s rows through every layer.
+
+        ``algorithm`` runs every layer, or, as a sequence, one layer each (the blocks of a
+        sampled mini-batch, first layer first). ``epoch`` keys the dropout masks (a
+        mini-batch schedule passes its global step).
+        """
         layers = self.layers()
-        for index, conv in enumerate(layers):
-            if self.training and self.dropout > 0:
-                key = dropout_key(self.seed, epoch, index)
-                h = algorithm.dropout(h, self.dropout, key, conv.in_features)
-            h = conv(algorithm, h, attention_key=dropout_key(self.seed, epoch, index, stream=1))
-            if index < len(layers) - 1:
-                h = self.activation(h)
+        runs = [algorithm] * len(layers) if not isinstance(algorithm, Sequence) else algorithm
+        if len(runs) != len(layers):
+            raise ValueError(f"a {len(layers)}-layer model needs {len(layers)} operators, "
+                             f"got {len(runs)}")
+        h = x
+        for index, run in enumerate(runs):
+            h = self.apply_layer(index, run, h, epoch)
         return h
+
+    def apply_layer(self, index: int, algorithm: Algorithm, h: Tensor, epoch: int = 0
+                    ) -> Tensor:
+        """Layer ``index`` on ``h``: dropout while training, the layer, and the activation
+        unless it is the last (layer-wise inference calls it one layer at a time)."""
+        layers = self.layers()
+        conv = layers[index]
+        if self.training and self.dropout > 0:
+            key = dropout_key(self.seed, epoch, index)
+            h = algorithm.dropout(h, self.dropout, key, conv.in_features)
+        h = conv(algorithm, h, attention_key=dropout_key(self.seed, epoch, index, stream=1))
+        return self.activation(h) if index < len(layers) - 1 else h
 
 
 def _check(layers: int, dropout: float, activation: str, heads: int) -> None:

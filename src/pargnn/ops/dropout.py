@@ -57,12 +57,22 @@ def mix64_int(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def dropout_key(seed: int, epoch: int, layer: int, stream: int = 0) -> int:
-    """One 64-bit key per (seed, epoch, layer, stream); streams separate e.g. edges from rows."""
+def mixed_key(*values: int) -> int:
+    """One well-mixed signed 64-bit key per tuple of integers (order matters)."""
     key = 0
-    for value in (seed, epoch, layer, stream):
+    for value in values:
         key = mix64_int(key * _GOLDEN + value + 1)
     return _signed(key)
+
+
+def dropout_key(seed: int, epoch: int, layer: int, stream: int = 0) -> int:
+    """One 64-bit key per (seed, epoch, layer, stream); streams separate e.g. edges from rows."""
+    return mixed_key(seed, epoch, layer, stream)
+
+
+def keyed_words(key: int, ids: Tensor) -> Tensor:
+    """A well-mixed signed 64-bit word per id: a pure function of (``key``, id)."""
+    return mix64(ids.to(torch.int64) * _signed(_GOLDEN) + key)
 
 
 def _row_words(key: int, row_ids: Tensor) -> Tensor:

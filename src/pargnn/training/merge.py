@@ -6,6 +6,7 @@ communication, and per epoch the slowest rank's time: an epoch ends when its slo
 
 from __future__ import annotations
 
+from pargnn.schedule.minibatch import SamplingStats
 from pargnn.training.rank import RankReport
 from pargnn.training.result import EpochRecord, TrainResult
 
@@ -63,4 +64,7 @@ def merge_reports(reports: list[RankReport]) -> TrainResult:
     result.epochs = _slowest_epochs(result, reports)
     _memory(result, reports)
     result.comm = _communication(reports, max(len(result.epochs), 1))
+    sampled = [r.sampling for r in reports if r.sampling is not None]
+    if result.minibatch is not None and sampled:
+        result.minibatch["sampling"] = SamplingStats.total(sampled).as_dict(len(sampled))
     return result

@@ -25,6 +25,7 @@ from pargnn.dist.comm import CommLog, Communicator
 from pargnn.dist.launch import WorkerContext
 from pargnn.dist.phases import SETUP, TRAIN
 from pargnn.planner.auto import announce_plan, resolve_auto
+from pargnn.schedule.minibatch import SamplingStats
 from pargnn.training.loop import TrainObserver, run_epochs
 from pargnn.training.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from pargnn.training.result import TrainResult
@@ -68,6 +69,7 @@ class RankReport:
     train_messages: int
     epoch_seconds: list[float] = field(default_factory=list)
     epoch_comm_seconds: list[float] = field(default_factory=list)
+    sampling: SamplingStats | None = None
     result: TrainResult | None = None
 
 
@@ -105,12 +107,14 @@ def rank_main(ctx: WorkerContext, job: RankJob) -> RankReport:
                config.trace_memory, ctx.device)
     if observer is not None:
         observer.end(result)
+    result.minibatch = session.details()
     train = log.total(TRAIN)
     training_peak = peak_rss_bytes()
     return RankReport(
         rank=ctx.rank,
         peak_rss_bytes=max(setup_peak, training_peak),
-        state_bytes=session.algorithm.stored_bytes(),
+        state_bytes=session.stored_bytes(),
+        sampling=session.sampling(),
         training_peak_rss_bytes=training_peak - rss_before_training if resettable else -1,
         tensor_peak_bytes=result.tensor_peak_bytes,
         comm=log.as_dict(),

@@ -54,6 +54,7 @@ class TrainResult:
     plan: dict[str, object] | None = None  # --algo auto: the planner's predictions and choice
     tensor_peak_bytes: int | None = None  # --trace-memory: this rank's peak training state
     rank: int = 0
+    minibatch: dict[str, object] | None = None  # --mode minibatch: batches and sampling
 
     @property
     def mean_epoch_seconds(self) -> float:
@@ -68,6 +69,8 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
+            "mode": self.config.mode,
+            **(self.minibatch or {}),
             "dataset": self.dataset,
             "device": self.device,
             "estimate": self.estimate,

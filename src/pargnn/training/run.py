@@ -103,7 +103,15 @@ def prepare(graph: Graph, config: TrainConfig) -> PreparedGraph:
                 print(f"pargnn: {graph.name} has no {split} vertices: {split} accuracy is "
                       "reported as null" + (" and the last epoch is kept" if split == "val"
                                             else ""), file=sys.stderr, flush=True)
+        _note_batch(config, prepared.split_counts()["train"])
     return prepared
+
+
+def _note_batch(config: TrainConfig, train: int) -> None:
+    """Say when a mini-batch is the whole training set."""
+    if config.mode == "minibatch" and 0 < train <= config.global_batch_size:
+        print(f"pargnn: --batch-size {config.global_batch_size} covers all {train} training "
+              "vertices: each epoch is one batch", file=sys.stderr, flush=True)
 
 
 def _check_layout(config: TrainConfig, nprocs: int) -> None:
@@ -140,6 +148,7 @@ def _train_here(config: TrainConfig, prepared: PreparedGraph,
     run_epochs(session.schedule, config.epochs, result, observer,
                trace_memory=config.trace_memory, device=device)
     result.peak_rss_bytes = peak_rss_bytes()
+    result.minibatch = session.details()
     if observer is not None:
         observer.end(result)
     return result

@@ -3,8 +3,9 @@
 The same for a single process and for each rank of a distributed run: the rank's algorithm
 comes from its family (:mod:`pargnn.algorithms.registry`), the single process's is
 :class:`~pargnn.algorithms.single.SingleProcess`; the model is the configured one, moved to
-the run's device and precision; the schedule is full-graph training with Adam, or a single
-evaluation for a model without parameters.
+the run's device and precision; the schedule is full-graph training with the configured
+optimiser, or a single evaluation for a model without parameters; ``--mode minibatch`` builds a
+:class:`~pargnn.training.minibatch.MiniBatchSession` instead.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from pargnn.cost.estimate import estimate_epoch
 from pargnn.dist.comm import Communicator
 from pargnn.errors import ConfigError
 from pargnn.layout.spec import GridSpec
-from pargnn.nn.models import Model, build_model
+from pargnn.nn.models import GraphModel, Model, build_model
+from pargnn.optim import build_optimizer
 from pargnn.schedule.base import StepSchedule
 from pargnn.schedule.full_graph import FullGraphSchedule
+from pargnn.schedule.minibatch import SamplingStats
 from pargnn.schedule.propagation import PropagationSchedule
+from pargnn.training.minibatch import MiniBatchSession, build_minibatch_session
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -45,11 +49,14 @@ def configured_model(config: TrainConfig, features: int, classes: int) -> Model:
 
 
 def schedule_for(model: nn.Module, algorithm: Algorithm, config: TrainConfig) -> StepSchedule:
-    """Full-graph training with Adam; a single evaluation for a model without parameters."""
+    """Full-graph training with the configured optimiser; a single evaluation for a model
+    without parameters."""
     parameters = list(model.parameters())
     if not parameters:
         return PropagationSchedule(model, algorithm)
-    optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = build_optimizer(config.optimizer, parameters, lr=config.lr,
+                                weight_decay=config.weight_decay, momentum=config.momentum,
+                                trust_coefficient=config.trust_coefficient)
     return FullGraphSchedule(model, algorithm, optimizer)
 
 
@@ -61,6 +68,15 @@ class Session:
     model: Model
     schedule: StepSchedule
 
+    def stored_bytes(self) -> int:
+        return self.algorithm.stored_bytes()
+
+    def sampling(self) -> SamplingStats | None:
+        return None
+
+    def details(self, every: list[SamplingStats] | None = None) -> dict[str, object] | None:
+        return None
+
     def estimate(self) -> dict[str, object]:
         """The analytic estimate of one step on this process's share
         (:mod:`pargnn.cost.estimate`)."""
@@ -70,14 +86,20 @@ class Session:
 
 
 def build_session(prepared: PreparedGraph, config: TrainConfig, device: torch.device,
-                  spec: GridSpec | None = None, comm: Communicator | None = None) -> Session:
+                  spec: GridSpec | None = None, comm: Communicator | None = None
+                  ) -> Session | MiniBatchSession:
     """This process's session: the single-process algorithm without ``spec``, else this
-    rank's algorithm of ``spec``'s family (every rank calls it together)."""
+    rank's algorithm of ``spec``'s family (every rank calls it together); in
+    ``--mode minibatch`` a data-parallel replica (:mod:`pargnn.training.minibatch`)."""
+    model = configured_model(config, int(prepared.features.shape[1]), prepared.num_classes)
+    model = model.to(device=device, dtype=DTYPES[config.dtype])
+    if config.mode == "minibatch":
+        if not isinstance(model, GraphModel):
+            raise ConfigError(f"--model {config.model} cannot train on mini-batches")
+        return build_minibatch_session(prepared, config, device, model, comm)
     options = config.build_options(device)
     if spec is None or comm is None:
         algorithm: Algorithm = build_single(prepared, options)
     else:
         algorithm = family_of(spec.algorithm).build(prepared, spec, options, comm)
-    model = configured_model(config, int(prepared.features.shape[1]), prepared.num_classes)
-    model = model.to(device=device, dtype=DTYPES[config.dtype])
     return Session(algorithm, model, schedule_for(model, algorithm, config))

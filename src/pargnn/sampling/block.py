@@ -1,0 +1,94 @@
+"""One sampled layer as a rectangular operator: ``m`` destinations over ``n`` sources.
+
+A block is what the algorithm contract calls a rectangular operator
+(:mod:`pargnn.algorithms.contract`): its sources are its destinations first, then every other
+vertex some destination drew, each once, in order of first appearance. The block hands its
+layer a :class:`~pargnn.algorithms.single.SingleProcess` over exactly that operator, so every
+model runs on sampled blocks unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from pargnn.algorithms.contract import LocalData
+from pargnn.algorithms.single import SingleProcess
+from pargnn.ops.sparse import SparseOperator, csr_tensor
+
+
+@dataclass(frozen=True)
+class SampledBlock:
+    """The edges one layer aggregates over: ``A^T`` of the block, ``m x n``, in CSR.
+
+    Attributes:
+        source_ids: global (run-order) ids of the ``n`` sources, destinations first.
+        destinations: ``m``.
+        at: the block's ``A^T`` (scipy CSR, ``m x n``, columns sorted): row ``j`` holds the
+            weights of the sources destination ``j`` aggregates.
+    """
+
+    source_ids: Tensor
+    destinations: int
+    at: sp.csr_array
+
+    @property
+    def edges(self) -> int:
+        return int(self.at.nnz)
+
+    @property
+    def destination_ids(self) -> Tensor:
+        return self.source_ids[: self.destinations]
+
+    def operator(self, dtype: torch.dtype, device: torch.device) -> SparseOperator:
+        """Both orientations on ``device``: ``A`` (``n x m``) and ``A^T``."""
+        a = sp.csr_array(self.at.T)
+        a.sort_indices()
+        return SparseOperator(csr_tensor(a, dtype, device), csr_tensor(self.at, dtype, device))
+
+    def algorithm(self, original_ids: Tensor, dtype: torch.dtype, device: torch.device
+                  ) -> SingleProcess:
+        """The single-process algorithm over this block, on ``device`` in ``dtype``.
+
+        ``original_ids`` maps every run-order id to its id in the input graph (what dropout
+        is keyed by); its length is the whole graph's vertex count (attention dropout's key of
+        a global edge). The algorithm's data holds no features (the schedule passes them) and
+        no labels (it computes the loss).
+        """
+        n, m = int(self.source_ids.shape[0]), self.destinations
+        none = torch.zeros(m, dtype=torch.bool, device=device)
+        data = LocalData(features=torch.empty((n, 0), dtype=dtype, device=device),
+                         labels=torch.zeros(m, dtype=torch.int64, device=device),
+                         train_mask=none, val_mask=none, test_mask=none,
+                         row_ids=original_ids[self.source_ids].to(device),
+                         feature_ids=torch.empty(0, dtype=torch.int64, device=device))
+        return SingleProcess(self.operator(dtype, device), data,
+                             vertices=int(original_ids.shape[0]))
+
+
+def destinations_first(destinations: Tensor, drawn: Tensor) -> tuple[Tensor, Tensor]:
+    """The sources of a block and the local index of every drawn vertex.
+
+    ``destinations`` (distinct) come first, in their order; then every other id of ``drawn``
+    once, in order of first appearance. Returns ``(source_ids, local index of each drawn)``.
+    """
+    ids = torch.cat((destinations, drawn))
+    unique, inverse = torch.unique(ids, return_inverse=True)
+    first = torch.full((unique.shape[0],), ids.shape[0], dtype=torch.int64)
+    first.scatter_reduce_(0, inverse, torch.arange(ids.shape[0]), reduce="amin")
+    order = torch.argsort(first)
+    local = torch.empty_like(order)
+    local[order] = torch.arange(order.shape[0])
+    return unique[order], local[inverse[destinations.shape[0]:]]
+
+
+def block_matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+                 shape: tuple[int, int]) -> sp.csr_array:
+    """A CSR ``A^T`` block from its (destination, source, weight) triples."""
+    at = sp.csr_array((values, (rows, cols)), shape=shape)
+    at.sort_indices()
+    return at

@@ -1,0 +1,144 @@
+"""Node-wise neighbour sampling over the normalised operator, keyed by global ids.
+
+For each destination ``j`` of a hop, the sampler draws ``min(f, d_j)`` of ``j``'s ``d_j``
+in-neighbours without replacement (Floyd's algorithm, :mod:`pargnn.sampling.floyd`), or all
+of them for a fanout of ``-1``; which ones is a function of (key, ``j``) alone, where the key
+is (seed, epoch, batch, hop). A destination keeps its own entry (the self-loop that GCN and
+GAT add) unsampled.
+
+**Weights.** Each block keeps the weights of the full normalised operator and scales every
+sampled neighbour's weight by ``d_j / s_j`` (``s_j`` the number drawn), so that the block's
+aggregate is an unbiased estimate of the full graph's and equals it when ``s_j = d_j``:
+
+* GCN: ``w_jj = 1/d^_j`` plus ``sum_{i in S_j} (d_j/s_j) / sqrt(d^_i d^_j)`` (degrees ``d^``
+  of the full graph with self-loops);
+* SAGE (mean): ``1/s_j`` per sampled neighbour, the mean over the sample;
+* GIN (sum): ``d_j/s_j`` per sampled neighbour, the scaled sum;
+* GAT: the structure only; attention normalises over the sampled in-edges and the self-loop.
+
+Every weight depends on the destination and global degrees only, never on which other
+vertices share the batch, so ``P`` ranks splitting a batch compute what one process does.
+
+**Fanouts** are given from the seeds outwards, as PyG's ``num_neighbors``: ``--fanout 15,10``
+draws 15 neighbours of every seed (the last layer's block) and 10 of each of those (the
+first layer's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from pargnn.ops.dropout import keyed_words, mixed_key
+from pargnn.sampling.block import SampledBlock, block_matrix, destinations_first
+from pargnn.sampling.floyd import floyd_positions
+
+ALL = -1  # the fanout that takes every neighbour
+_SAMPLING_STREAM = 0x5A
+
+
+def sampling_key(seed: int, epoch: int, batch: int, hop: int) -> int:
+    """The key of one hop of one global batch."""
+    return mixed_key(seed, epoch, batch, hop, _SAMPLING_STREAM)
+
+
+@dataclass(frozen=True)
+class SampledBatch:
+    """The blocks of one batch, first layer first; the last block's destinations are the
+    seeds and the first block's sources are the vertices whose features the batch reads."""
+
+    blocks: list[SampledBlock]
+
+    @property
+    def input_ids(self) -> Tensor:
+        return self.blocks[0].source_ids
+
+    @property
+    def seed_ids(self) -> Tensor:
+        return self.blocks[-1].destination_ids
+
+    @property
+    def edges(self) -> int:
+        return sum(block.edges for block in self.blocks)
+
+
+def _segments(counts: Tensor) -> tuple[Tensor, Tensor]:
+    """For rows of ``counts`` entries: each entry's row and its position within the row."""
+    rows = torch.repeat_interleave(torch.arange(counts.shape[0]), counts)
+    starts = torch.cumsum(counts, 0) - counts
+    return rows, torch.arange(rows.shape[0]) - starts[rows]
+
+
+class NeighborSampler:
+    """Samples blocks from the in-neighbour lists of a normalised operator.
+
+    Args:
+        at: the full graph's normalised ``A^T`` (row ``j``: the in-neighbours of ``j``
+            and their weights), as :class:`~pargnn.algorithms.prepare.PreparedGraph` has it.
+    """
+
+    def __init__(self, at: sp.csr_array) -> None:
+        n = at.shape[0]
+        indptr = np.asarray(at.indptr, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        indices = np.asarray(at.indices, dtype=np.int64)
+        values = np.asarray(at.data, dtype=np.float64)
+        neighbour = indices != rows
+        self.vertices = n
+        self.indptr = torch.from_numpy(np.concatenate(
+            ([0], np.cumsum(np.bincount(rows[neighbour], minlength=n)))).astype(np.int64))
+        self.indices = torch.from_numpy(indices[neighbour])
+        self.values = torch.from_numpy(values[neighbour])
+        loops = np.zeros(n, dtype=np.float64)
+        np.add.at(loops, rows[~neighbour], values[~neighbour])
+        self.loop_weights = torch.from_numpy(loops)
+        self.has_loop = torch.from_numpy(np.bincount(rows[~neighbour], minlength=n) > 0)
+
+    def stored_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in
+                   (self.indptr, self.indices, self.values, self.loop_weights, self.has_loop))
+
+    def sample(self, seeds: Tensor, fanouts: tuple[int, ...], key_of_hop: list[int]
+               ) -> SampledBatch:
+        """The blocks of a batch of distinct ``seeds``: hop ``h`` (from the seeds outwards)
+        draws ``fanouts[h]`` neighbours with key ``key_of_hop[h]``."""
+        blocks = []
+        frontier = seeds.to(torch.int64)
+        for fanout, key in zip(fanouts, key_of_hop, strict=True):
+            block = self.sample_hop(frontier, fanout, key)
+            blocks.append(block)
+            frontier = block.source_ids
+        return SampledBatch(blocks[::-1])
+
+    def sample_hop(self, destinations: Tensor, fanout: int, key: int = 0) -> SampledBlock:
+        """One block: ``fanout`` in-neighbours of each destination (``-1``: all of them)."""
+        starts = self.indptr[destinations]
+        degrees = self.indptr[destinations + 1] - starts
+        taken = degrees if fanout == ALL else torch.clamp(degrees, max=fanout)
+        rows, within = _segments(taken)
+        sampled = torch.nonzero(taken < degrees).flatten()
+        if sampled.numel():
+            slots = (torch.cumsum(taken, 0) - taken)[sampled, None] + torch.arange(fanout)
+            words = keyed_words(key, destinations[sampled])
+            within[slots.flatten()] = floyd_positions(words, degrees[sampled], fanout).flatten()
+        positions = starts[rows] + within
+        drawn = self.indices[positions]
+        scale = degrees.to(torch.float64) / taken.clamp(min=1)
+        weights = self.values[positions] * scale[rows]
+        return self._block(destinations, rows, drawn, weights)
+
+    def _block(self, destinations: Tensor, rows: Tensor, drawn: Tensor, weights: Tensor
+               ) -> SampledBlock:
+        """The block of the drawn edges plus each destination's own entry."""
+        sources, local = destinations_first(destinations, drawn)
+        looped = torch.nonzero(self.has_loop[destinations]).flatten()
+        all_rows = torch.cat((rows, looped)).numpy()
+        cols = torch.cat((local, looped)).numpy()
+        values = torch.cat((weights, self.loop_weights[destinations[looped]])).numpy()
+        m = int(destinations.shape[0])
+        return SampledBlock(sources, m, block_matrix(all_rows, cols, values,
+                                                     (m, int(sources.shape[0]))))
