@@ -156,12 +156,12 @@ class TrainConfig:
              "--algo auto chooses the grid, the replication and the vertex order itself; drop "
              "--grid, --replication and --permute, or name the algorithm"),
         )
+        if self.mode == "minibatch":  # before the layout checks: name the flag, not the algo
+            check_minibatch(self)
         for ok, message in (*checks, *self._optimizer_checks()):
             if not ok:
                 raise ConfigError(message)
-        if self.mode == "minibatch":
-            check_minibatch(self)
-        else:
+        if self.mode != "minibatch":
             for name in ("batch_size", "fanout"):
                 if getattr(self, name) is not None:
                     raise ConfigError(f"{_flag(name)} applies to --mode minibatch; add "

@@ -70,20 +70,35 @@ class SampledBlock:
                              vertices=int(original_ids.shape[0]))
 
 
-def destinations_first(destinations: Tensor, drawn: Tensor) -> tuple[Tensor, Tensor]:
-    """The sources of a block and the local index of every drawn vertex.
+class Relabeler:
+    """Local ids for a block's sources: destinations first, then every other drawn vertex
+    once, in order of first appearance.
 
-    ``destinations`` (distinct) come first, in their order; then every other id of ``drawn``
-    once, in order of first appearance. Returns ``(source_ids, local index of each drawn)``.
+    It keeps one ``n``-entry table of local ids (empty between calls), so a call costs
+    ``O(drawn)`` scattered accesses and no sort of the ids.
     """
-    ids = torch.cat((destinations, drawn))
-    unique, inverse = torch.unique(ids, return_inverse=True)
-    first = torch.full((unique.shape[0],), ids.shape[0], dtype=torch.int64)
-    first.scatter_reduce_(0, inverse, torch.arange(ids.shape[0]), reduce="amin")
-    order = torch.argsort(first)
-    local = torch.empty_like(order)
-    local[order] = torch.arange(order.shape[0])
-    return unique[order], local[inverse[destinations.shape[0]:]]
+
+    _EMPTY = torch.iinfo(torch.int64).max
+
+    def __init__(self, vertices: int) -> None:
+        self._local = torch.full((vertices,), self._EMPTY, dtype=torch.int64)
+
+    def stored_bytes(self) -> int:
+        return self._local.numel() * self._local.element_size()
+
+    def __call__(self, destinations: Tensor, drawn: Tensor) -> tuple[Tensor, Tensor]:
+        """``(source ids, local index of each drawn vertex)``; ``destinations`` distinct."""
+        table, m = self._local, destinations.shape[0]
+        table[destinations] = torch.arange(m)
+        fresh = drawn[table[drawn] == self._EMPTY]
+        order = torch.arange(fresh.shape[0])
+        table.scatter_reduce_(0, fresh, order, reduce="amin")  # each id's first position
+        fresh = fresh[table[fresh] == order]
+        table[fresh] = torch.arange(m, m + fresh.shape[0])
+        local = table[drawn]
+        table[destinations] = self._EMPTY
+        table[fresh] = self._EMPTY
+        return torch.cat((destinations, fresh)), local
 
 
 def block_matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray,

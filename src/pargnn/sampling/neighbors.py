@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from pargnn.ops.dropout import keyed_words, mixed_key
-from pargnn.sampling.block import SampledBlock, block_matrix, destinations_first
+from pargnn.sampling.block import Relabeler, SampledBlock, block_matrix
 from pargnn.sampling.floyd import floyd_positions
 
 ALL = -1  # the fanout that takes every neighbour
@@ -97,10 +97,12 @@ class NeighborSampler:
         np.add.at(loops, rows[~neighbour], values[~neighbour])
         self.loop_weights = torch.from_numpy(loops)
         self.has_loop = torch.from_numpy(np.bincount(rows[~neighbour], minlength=n) > 0)
+        self._relabel = Relabeler(n)
 
     def stored_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in
-                   (self.indptr, self.indices, self.values, self.loop_weights, self.has_loop))
+                   (self.indptr, self.indices, self.values, self.loop_weights, self.has_loop)
+                   ) + self._relabel.stored_bytes()
 
     def sample(self, seeds: Tensor, fanouts: tuple[int, ...], key_of_hop: list[int]
                ) -> SampledBatch:
@@ -134,7 +136,7 @@ class NeighborSampler:
     def _block(self, destinations: Tensor, rows: Tensor, drawn: Tensor, weights: Tensor
                ) -> SampledBlock:
         """The block of the drawn edges plus each destination's own entry."""
-        sources, local = destinations_first(destinations, drawn)
+        sources, local = self._relabel(destinations, drawn)
         looped = torch.nonzero(self.has_loop[destinations]).flatten()
         all_rows = torch.cat((rows, looped)).numpy()
         cols = torch.cat((local, looped)).numpy()

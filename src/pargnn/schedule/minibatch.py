@@ -100,10 +100,19 @@ class MiniBatchSchedule:
             yield partial(self._step, epoch, index, size, seeds)
 
     def _step(self, epoch: int, index: int, size: int, seeds: Tensor) -> float:
-        """One global batch: this rank's share forward and backward, then the reduction and
-        the update; returns the batch's mean loss."""
+        """One global batch: gradients of the whole batch, then the update; returns the
+        batch's mean loss."""
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
+        loss = self.batch_gradients(epoch, index, size, seeds)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(loss)
+
+    def batch_gradients(self, epoch: int, index: int, size: int, seeds: Tensor) -> Tensor:
+        """This rank's share (``seeds``) of global batch ``index`` of ``size`` seeds forward
+        and backward, then the reduction: every rank's parameters then hold the gradient of
+        the whole batch's mean loss, which is returned."""
         share = self._share_loss(epoch, index, size, seeds) if seeds.numel() else None
         if share is not None:
             share.backward()
@@ -113,10 +122,7 @@ class MiniBatchSchedule:
         with self.reducer.comm.log.phase(GRADIENT_REDUCTION):
             self.reducer.reduce()
         with self.reducer.comm.log.phase(LOSS):
-            loss = self.reducer.sum_scalar(share)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return float(loss)
+            return self.reducer.sum_scalar(share)
 
     def _share_loss(self, epoch: int, index: int, size: int, seeds: Tensor) -> Tensor:
         """``sum_{v in seeds} CE_v / size`` on this rank's sampled blocks."""

@@ -20,7 +20,6 @@ from pargnn.config import DTYPES, TrainConfig
 from pargnn.cost.data_parallel import data_parallel_step
 from pargnn.dist.comm import CommLog, Communicator
 from pargnn.dist.data_parallel import GradientReducer
-from pargnn.errors import ConfigError
 from pargnn.nn.models import GraphModel
 from pargnn.optim import build_optimizer
 from pargnn.sampling.batches import SeedBatches
@@ -88,9 +87,6 @@ def build_minibatch_session(prepared: PreparedGraph, config: TrainConfig,
     rank = dist.get_rank() if comm is not None else 0
     comm = comm or Communicator(CommLog())
     train_ids = torch.from_numpy(np.flatnonzero(prepared.train_mask)).to(torch.int64)
-    if train_ids.numel() == 0:
-        raise ConfigError(f"--mode minibatch: {prepared.summary.get('name', 'the graph')} has "
-                          "no training vertices to draw batches from")
     sampler = NeighborSampler(prepared.at)
     inputs = FeatureRows(prepared.features, DTYPES[config.dtype], device)
     labels = _tensor(prepared.labels).to(torch.int64)

@@ -38,18 +38,12 @@ class ConsoleReport:
 
     def start(self, result: TrainResult) -> None:
         d = result.dataset
-        e = result.estimate
         self.console.print(
             f"[bold]{d['name']}[/]: {d['nodes']:,} vertices, {d['edges']:,} edges, "
             f"{d['features']} features, {d['classes']} classes "
             f"(train/val/test {d['train']}/{d['val']}/{d['test']}) on {result.device}"
         )
-        share = " (rank 0's share)" if result.config.nprocs > 1 else ""
-        self.console.print(
-            f"per epoch{share}: {e['spmm_calls']} SpMMs over {e['nnz']:,} non-zeros "
-            f"(widths {e['spmm_widths']}), {e['spmm_gflop']:.3g} GFLOP sparse, "
-            f"{e['dense_gflop']:.3g} GFLOP dense"
-        )
+        self.console.print(estimate_line(result))
         self._progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -73,6 +67,35 @@ class ConsoleReport:
             self._progress.stop()
 
 
+def estimate_line(result: TrainResult) -> str:
+    """What one step will do, from the run's analytic estimate."""
+    e = result.estimate
+    share = " (rank 0's share)" if result.config.nprocs > 1 else ""
+    if e.get("mode") == "minibatch":
+        bound = e["max_sampled_edges_per_step"]
+        edges = "all neighbours" if bound is None else f"at most {bound:,} sampled edges"
+        return (f"{e['steps_per_epoch']} steps per epoch; per step{share}: {edges}, "
+                f"{e['allreduce_bytes_per_step']:,} bytes of all-reduce (gradients, loss) in "
+                f"{e['allreduce_messages_per_step']} messages")
+    return (f"per epoch{share}: {e['spmm_calls']} SpMMs over {e['nnz']:,} non-zeros "
+            f"(widths {e['spmm_widths']}), {e['spmm_gflop']:.3g} GFLOP sparse, "
+            f"{e['dense_gflop']:.3g} GFLOP dense")
+
+
+def _batches_line(result: TrainResult) -> str:
+    c, details = result.config, result.minibatch or {}
+    fanout = ",".join(map(str, c.fanouts()))
+    return (f"{c.global_batch_size} seeds, fanout {fanout}, {details['steps_per_epoch']} steps "
+            f"per epoch, {c.optimizer}")
+
+
+def _layout(config: TrainConfig, processes: int) -> str:
+    if config.mode == "minibatch":
+        return f"{processes} (data-parallel)"
+    return (f"{processes} ({config.algo}" + (f", grid {config.grid}" if config.grid else "")
+            + (f", c={config.replication}" if config.replication else "") + ")")
+
+
 def model_line(config: TrainConfig) -> str:
     """The model in a few words: its name and the settings that shape it."""
     if config.model == "labelprop":
@@ -91,6 +114,7 @@ def summary_table(result: TrainResult) -> Table:
         ("dataset", str(result.dataset["name"])),
         ("model", model_line(c)),
         ("epochs", str(len(result.epochs))),
+        *([("mini-batches", _batches_line(result))] if result.minibatch else []),
         ("best epoch (val)", str(result.best_epoch)),
         ("val accuracy", figure(result.val_acc, 4)),
         ("test accuracy", figure(result.test_acc, 4)),
@@ -101,9 +125,7 @@ def summary_table(result: TrainResult) -> Table:
     if result.comm:
         per_rank = cast(list[int], result.comm["bytes_per_epoch_per_rank"])
         messages = cast(list[int], result.comm["messages_per_epoch_per_rank"])
-        rows[1:1] = [("processes", f"{len(per_rank)} ({c.algo}"
-                      + (f", grid {c.grid}" if c.grid else "")
-                      + (f", c={c.replication}" if c.replication else "") + ")")]
+        rows[1:1] = [("processes", _layout(c, len(per_rank)))]
         rows += [
             ("comm per epoch (max rank)",
              f"{max(per_rank) / 2**20:,.2f} MiB in {max(messages)} messages"),
