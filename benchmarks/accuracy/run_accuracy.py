@@ -12,6 +12,8 @@ Run (the offline datasets live in ../shared/datasets beside the repository)::
     .venv/bin/python benchmarks/accuracy/run_accuracy.py                      # GCN
     .venv/bin/python benchmarks/accuracy/run_accuracy.py --model gat
     .venv/bin/python benchmarks/accuracy/run_accuracy.py --model sage --datasets cora
+    .venv/bin/python benchmarks/accuracy/run_accuracy.py --model sage --datasets cora \
+        --mode minibatch --batch-size 32 --fanout 10,10           # sampled mini-batches
 """
 
 from __future__ import annotations
@@ -43,10 +45,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200, help="unless the preset says")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mode", default="full", choices=("full", "minibatch"))
+    parser.add_argument("--batch-size", type=int, default=None, help="--mode minibatch")
+    parser.add_argument("--fanout", default=None, help="--mode minibatch, e.g. 10,10")
     parser.add_argument("--out", type=Path, default=None,
                         help="default: results/<model>.json")
     args = parser.parse_args()
-    args.out = args.out or HERE / "results" / f"{args.model}.json"
+    suffix = "" if args.mode == "full" else f"-minibatch-b{args.batch_size}-f{args.fanout}"
+    args.out = args.out or HERE / "results" / f"{args.model}{suffix}.json"
+    sampled = ({} if args.mode == "full" else
+               {"mode": "minibatch", "batch_size": args.batch_size, "fanout": args.fanout})
 
     settings = vars(args) | {"out": str(args.out), "preset": PRESETS[args.model]}
     report: dict[str, object] = {"settings": settings, "results": {}}
@@ -54,7 +62,7 @@ def main() -> None:
         graph = load_dataset(name, args.data_root)
         accuracies, start = [], time.perf_counter()
         for seed in range(args.seeds):
-            settings = {"epochs": args.epochs} | PRESETS[args.model]
+            settings = {"epochs": args.epochs} | PRESETS[args.model] | sampled
             config = TrainConfig(dataset=name, data_root=args.data_root, model=args.model,
                                  seed=seed, threads=args.threads, quiet=True,
                                  **settings)  # type: ignore[arg-type]

@@ -83,3 +83,41 @@ def test_torchrun_runs_the_command_line(tmp_path: Path) -> None:
     payload = json.loads(out.read_text())
     assert payload["config"]["algo"] == "2d" and len(payload["epochs"]) == 3
     assert len(payload["memory"]["peak_rss_bytes_per_rank"]) == 2
+
+
+MINIBATCH_SBM = "sbm:nodes=300,blocks=3,degree=6,homophily=0.8,features=8,seed=1"
+MINIBATCH_ARGS = ("--mode", "minibatch", "--batch-size", "50", "--fanout", "4,3",
+                  "--model", "sage", "--epochs", "3", "--dtype", "float64", "--quiet")
+
+
+def _minibatch_alone() -> list[float]:
+    config = TrainConfig(dataset=MINIBATCH_SBM, mode="minibatch", batch_size=50, fanout="4,3",
+                         model="sage", epochs=3, dtype="float64", quiet=True)
+    return [float(e.loss or 0) for e in train(config).epochs]
+
+
+@pytest.mark.timeout(180)
+def test_minibatch_through_the_front_door_at_three_processes(tmp_path: Path) -> None:
+    """Spawned ranks map the stored graph and train the model one process trains."""
+    out = tmp_path / "run.json"
+    config = TrainConfig(dataset=MINIBATCH_SBM, mode="minibatch", batch_size=50, fanout="4,3",
+                         model="sage", epochs=3, dtype="float64", quiet=True, nprocs=3,
+                         out=str(out))
+    together = train(config)
+    assert [e.loss for e in together.epochs] == pytest.approx(_minibatch_alone(), rel=1e-9)
+    payload = json.loads(out.read_text())
+    assert payload["mode"] == "minibatch" and payload["steps_per_epoch"] == 4  # 180 train
+    per_step = payload["estimate"]["allreduce_bytes_per_step"]
+    assert payload["comm"]["bytes_per_epoch_per_rank"] == [4 * per_step] * 3
+
+
+@pytest.mark.timeout(180)
+def test_torchrun_trains_minibatches(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    _torchrun(tmp_path, "-m", "pargnn", "train", "--dataset", MINIBATCH_SBM, *MINIBATCH_ARGS,
+              "--out", str(out))
+    payload = json.loads(out.read_text())
+    assert payload["mode"] == "minibatch" and payload["fanout"] == [4, 3]
+    assert len(payload["comm"]["bytes_per_epoch_per_rank"]) == 2
+    assert payload["sampling"]["sampled_edges_per_epoch"] > 0
+    assert [e["loss"] for e in payload["epochs"]] == pytest.approx(_minibatch_alone(), rel=1e-9)
