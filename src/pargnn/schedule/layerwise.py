@@ -3,11 +3,11 @@
 Sampled training evaluates on the full graph, not on samples, so that validation and test
 accuracy are deterministic: layer ``l`` is computed for all vertices before layer ``l + 1``,
 each batch of destination rows from its complete in-neighbourhood (fanout -1, the full
-normalised operator's rows), which costs one SpMM-sized pass per layer instead of a
-neighbourhood that grows with every hop. With ``P`` data-parallel ranks each computes its
-contiguous share of the rows of a layer and an all-gather gives every rank the whole layer
-(shares padded to ``ceil(n / P)`` rows); the correct counts of the last layer are summed with
-one all-reduce.
+normalised operator's rows, built once and kept), which costs one SpMM-sized pass per layer
+instead of a neighbourhood that grows with every hop. With ``P`` data-parallel ranks each
+computes its contiguous share of the rows of a layer and an all-gather gives every rank the
+whole layer (shares padded to ``ceil(n / P)`` rows); one all-reduce sums the correct counts
+of the last layer.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pargnn.algorithms.single import SingleProcess
 from pargnn.dist.comm import Communicator
 from pargnn.nn.models import GraphModel
 from pargnn.sampling.batches import rank_share
@@ -47,6 +48,7 @@ class LayerwiseInference:
         self.comm, self.rank, self.world = comm, rank, world
         self.batch_rows = batch_rows
         self.rows = rank_share(sampler.vertices, rank, world)
+        self._cached: list[tuple[Tensor, SingleProcess]] | None = None
 
     @torch.no_grad()
     def evaluate(self) -> Accuracies:
@@ -61,17 +63,26 @@ class LayerwiseInference:
 
     def _layer(self, index: int, h: Tensor | None) -> Tensor:
         """Layer ``index`` for this rank's rows, from the previous layer's rows of all."""
-        lo, hi = self.rows
         width = int(self.model.layers()[index].out_features)
         parts = [torch.empty((0, width), dtype=self.inputs.dtype, device=self.inputs.device)]
-        for start in range(lo, hi, self.batch_rows):
-            block = self.sampler.sample_hop(torch.arange(start, min(hi, start + self.batch_rows)),
-                                            ALL)
-            x = (self.inputs.gather(block.source_ids) if h is None
-                 else h[block.source_ids.to(h.device)])
-            algorithm = block.algorithm(self.original_ids, self.inputs.dtype, self.inputs.device)
+        for sources, algorithm in self._blocks():
+            x = self.inputs.gather(sources) if h is None else h[sources.to(h.device)]
             parts.append(self.model.apply_layer(index, algorithm, x))
         return torch.cat(parts)
+
+    def _blocks(self) -> list[tuple[Tensor, SingleProcess]]:
+        """Per batch of this rank's rows: its sources and the algorithm over its full
+        in-neighbourhood. They are the same for every layer and epoch, so they are built on
+        the first evaluation and kept (together, the rank's rows of the normalised operator)."""
+        if self._cached is None:
+            lo, hi = self.rows
+            self._cached = []
+            for start in range(lo, hi, self.batch_rows):
+                rows = torch.arange(start, min(hi, start + self.batch_rows))
+                block = self.sampler.sample_hop(rows, ALL)
+                self._cached.append((block.source_ids, block.algorithm(
+                    self.original_ids, self.inputs.dtype, self.inputs.device)))
+        return self._cached
 
     def _gathered(self, mine: Tensor) -> Tensor:
         """Every rank's rows of one layer, in vertex order."""

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pargnn.algorithms.single import SingleProcess
 from pargnn.dist.data_parallel import GradientReducer, check_replicas
 from pargnn.dist.phases import GRADIENT_REDUCTION, LOSS
 from pargnn.nn.models import GraphModel
@@ -57,6 +58,17 @@ class SamplingStats:
 
 
 @dataclass(frozen=True)
+class LoadedBatch:
+    """A share of a global batch, ready to compute: one algorithm per layer (its block on the
+    device), the input rows, the seeds' labels, and where it belongs."""
+
+    key: tuple[int, int]  # (epoch, batch index)
+    algorithms: list[SingleProcess]
+    x: Tensor
+    labels: Tensor
+
+
+@dataclass(frozen=True)
 class BatchSource:
     """Where a step's blocks and rows come from: the sampler, its fanouts (seeds outwards),
     the feature rows, every vertex's label and input-graph id, and the run's seed."""
@@ -71,6 +83,19 @@ class BatchSource:
     def sample(self, epoch: int, batch: int, seeds: Tensor) -> SampledBatch:
         keys = [sampling_key(self.seed, epoch, batch, hop) for hop in range(len(self.fanouts))]
         return self.sampler.sample(seeds, self.fanouts, keys)
+
+    def load(self, epoch: int, batch: int, seeds: Tensor, stats: SamplingStats) -> LoadedBatch:
+        """Sample the share ``seeds`` of global batch ``batch`` (timed into ``stats``) and
+        put its blocks and rows on the device."""
+        start = time.perf_counter()
+        sampled = self.sample(epoch, batch, seeds)
+        stats.seconds += time.perf_counter() - start
+        stats.edges += sampled.edges
+        inputs = self.inputs
+        algorithms = [block.algorithm(self.original_ids, inputs.dtype, inputs.device)
+                      for block in sampled.blocks]
+        return LoadedBatch((epoch, batch), algorithms, inputs.gather(sampled.input_ids),
+                           self.labels[sampled.seed_ids].to(inputs.device, non_blocking=True))
 
 
 class MiniBatchSchedule:
@@ -93,28 +118,38 @@ class MiniBatchSchedule:
         self.model, self.optimizer, self.source = model, optimizer, source
         self.batches, self.reducer, self.evaluator = batches, reducer, evaluator
         self.sampling = SamplingStats()
+        self._ahead: LoadedBatch | None = None
 
     def steps(self, epoch: int) -> Iterator[Step]:
         self.sampling.epochs += 1
-        for index, size, seeds in self.batches.batches(epoch):
-            yield partial(self._step, epoch, index, size, seeds)
+        shares = list(self.batches.batches(epoch))
+        for k, (index, size, seeds) in enumerate(shares):
+            following = shares[k + 1] if k + 1 < len(shares) else None
+            yield partial(self._step, epoch, index, size, seeds, following)
 
-    def _step(self, epoch: int, index: int, size: int, seeds: Tensor) -> float:
+    def _step(self, epoch: int, index: int, size: int, seeds: Tensor,
+              following: tuple[int, int, Tensor] | None = None) -> float:
         """One global batch: gradients of the whole batch, then the update; returns the
-        batch's mean loss."""
+        batch's mean loss. On CUDA the next batch is sampled and sent while the device still
+        works on this one (before the loss is read back)."""
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.batch_gradients(epoch, index, size, seeds)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if following is not None and self.source.inputs.device.type == "cuda":
+            self._ahead = self._load(epoch, following[0], following[2])
         return float(loss)
 
     def batch_gradients(self, epoch: int, index: int, size: int, seeds: Tensor) -> Tensor:
         """This rank's share (``seeds``) of global batch ``index`` of ``size`` seeds forward
         and backward, then the reduction: every rank's parameters then hold the gradient of
         the whole batch's mean loss, which is returned."""
-        share = self._share_loss(epoch, index, size, seeds) if seeds.numel() else None
-        if share is not None:
+        loaded = self._load(epoch, index, seeds)
+        if loaded is not None:
+            step = epoch * self.batches.steps_per_epoch + index
+            logits = self.model(loaded.algorithms, loaded.x, epoch=step)
+            share = F.cross_entropy(logits, loaded.labels, reduction="sum") / size
             share.backward()
         else:
             share = torch.zeros((), dtype=self.source.inputs.dtype,
@@ -124,21 +159,12 @@ class MiniBatchSchedule:
         with self.reducer.comm.log.phase(LOSS):
             return self.reducer.sum_scalar(share)
 
-    def _share_loss(self, epoch: int, index: int, size: int, seeds: Tensor) -> Tensor:
-        """``sum_{v in seeds} CE_v / size`` on this rank's sampled blocks."""
-        source = self.source
-        start = time.perf_counter()
-        batch = source.sample(epoch, index, seeds)
-        self.sampling.seconds += time.perf_counter() - start
-        self.sampling.edges += batch.edges
-        inputs = source.inputs
-        algorithms = [block.algorithm(source.original_ids, inputs.dtype, inputs.device)
-                      for block in batch.blocks]
-        x = inputs.gather(batch.input_ids)
-        step = epoch * self.batches.steps_per_epoch + index
-        logits = self.model(algorithms, x, epoch=step)
-        labels = source.labels[batch.seed_ids].to(logits.device)
-        return F.cross_entropy(logits, labels, reduction="sum") / size
+    def _load(self, epoch: int, index: int, seeds: Tensor) -> LoadedBatch | None:
+        """The share, loaded ahead by the step before or now; ``None`` when it is empty."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.key == (epoch, index):
+            return ahead
+        return self.source.load(epoch, index, seeds, self.sampling) if seeds.numel() else None
 
     def evaluate(self) -> Accuracies:
         accuracies = self.evaluator.evaluate()
