@@ -26,3 +26,31 @@ def test_cuda_follows_the_cpu(model: str) -> None:
         if a.loss is not None:
             assert b.loss == pytest.approx(a.loss, rel=1e-9)
         assert (a.train_acc, a.val_acc, a.test_acc) == (b.train_acc, b.val_acc, b.test_acc)
+
+
+@pytest.mark.parametrize("model", ["gcn", "sage", "gat"])
+def test_cuda_minibatches_follow_the_cpu(model: str) -> None:
+    """Sampled blocks, pinned-memory rows and the look-ahead of the next batch train on CUDA
+    what they train on the CPU."""
+    config = TrainConfig(dataset=SBM, model=model, epochs=3, hidden=8, heads=2,
+                         dtype="float64", quiet=True, dropout=0.5, mode="minibatch",
+                         batch_size=64, fanout="5,3")
+    cpu = train(config.replace(device="cpu"))
+    cuda = train(config.replace(device="cuda"))
+    assert cuda.minibatch is not None and cuda.minibatch["steps_per_epoch"] > 1
+    for a, b in zip(cpu.epochs, cuda.epochs, strict=True):
+        assert b.loss == pytest.approx(a.loss, rel=1e-9)
+        assert (a.train_acc, a.val_acc, a.test_acc) == (b.train_acc, b.val_acc, b.test_acc)
+
+
+def test_pinned_rows_arrive_whole() -> None:
+    import numpy as np
+
+    from pargnn.sampling.features import FeatureRows
+
+    features = np.random.default_rng(0).standard_normal((1000, 7)).astype(np.float32)
+    rows = FeatureRows(features, torch.float32, torch.device("cuda"))
+    for ids in (torch.tensor([5, 999, 0, 5]), torch.arange(1000), torch.tensor([3])):
+        got = rows.gather(ids)
+        assert got.device.type == "cuda"
+        assert torch.equal(got.cpu(), torch.from_numpy(features[ids.numpy()]))

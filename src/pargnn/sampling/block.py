@@ -89,21 +89,21 @@ class Relabeler:
     def __call__(self, destinations: Tensor, drawn: Tensor) -> tuple[Tensor, Tensor]:
         """``(source ids, local index of each drawn vertex)``; ``destinations`` distinct."""
         table, m = self._local, destinations.shape[0]
-        table[destinations] = torch.arange(m)
-        fresh = drawn[table[drawn] == self._EMPTY]
+        table.index_copy_(0, destinations, torch.arange(m))
+        fresh = drawn[table.index_select(0, drawn) == self._EMPTY]
         order = torch.arange(fresh.shape[0])
         table.scatter_reduce_(0, fresh, order, reduce="amin")  # each id's first position
-        fresh = fresh[table[fresh] == order]
-        table[fresh] = torch.arange(m, m + fresh.shape[0])
-        local = table[drawn]
-        table[destinations] = self._EMPTY
-        table[fresh] = self._EMPTY
+        fresh = fresh[table.index_select(0, fresh) == order]
+        table.index_copy_(0, fresh, torch.arange(m, m + fresh.shape[0]))
+        local = table.index_select(0, drawn)
+        table.index_fill_(0, destinations, self._EMPTY)
+        table.index_fill_(0, fresh, self._EMPTY)
         return torch.cat((destinations, fresh)), local
 
 
-def block_matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+def block_matrix(indptr: np.ndarray, cols: np.ndarray, values: np.ndarray,
                  shape: tuple[int, int]) -> sp.csr_array:
-    """A CSR ``A^T`` block from its (destination, source, weight) triples."""
-    at = sp.csr_array((values, (rows, cols)), shape=shape)
+    """A CSR ``A^T`` block from its row pointers, columns and weights (columns sorted here)."""
+    at = sp.csr_array((values, cols, indptr), shape=shape)
     at.sort_indices()
     return at

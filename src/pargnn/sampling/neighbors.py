@@ -118,29 +118,40 @@ class NeighborSampler:
 
     def sample_hop(self, destinations: Tensor, fanout: int, key: int = 0) -> SampledBlock:
         """One block: ``fanout`` in-neighbours of each destination (``-1``: all of them)."""
-        starts = self.indptr[destinations]
-        degrees = self.indptr[destinations + 1] - starts
+        starts = self.indptr.index_select(0, destinations)
+        degrees = self.indptr.index_select(0, destinations + 1) - starts
         taken = degrees if fanout == ALL else torch.clamp(degrees, max=fanout)
-        rows, within = _segments(taken)
+        rows, slot = _segments(taken)
+        within = slot.clone()
         sampled = torch.nonzero(taken < degrees).flatten()
         if sampled.numel():
             slots = (torch.cumsum(taken, 0) - taken)[sampled, None] + torch.arange(fanout)
-            words = keyed_words(key, destinations[sampled])
-            within[slots.flatten()] = floyd_positions(words, degrees[sampled], fanout).flatten()
-        positions = starts[rows] + within
-        drawn = self.indices[positions]
+            words = keyed_words(key, destinations.index_select(0, sampled))
+            picks = floyd_positions(words, degrees.index_select(0, sampled), fanout)
+            within.index_copy_(0, slots.flatten(), picks.flatten())
+        positions = starts.index_select(0, rows) + within
+        drawn = self.indices.index_select(0, positions)
         scale = degrees.to(torch.float64) / taken.clamp(min=1)
-        weights = self.values[positions] * scale[rows]
-        return self._block(destinations, rows, drawn, weights)
+        weights = self.values.index_select(0, positions) * scale.index_select(0, rows)
+        return self._block(destinations, taken, (rows, slot), drawn, weights)
 
-    def _block(self, destinations: Tensor, rows: Tensor, drawn: Tensor, weights: Tensor
-               ) -> SampledBlock:
-        """The block of the drawn edges plus each destination's own entry."""
+    def _block(self, destinations: Tensor, taken: Tensor, edges: tuple[Tensor, Tensor],
+               drawn: Tensor, weights: Tensor) -> SampledBlock:
+        """The block of the drawn edges (``edges``: each one's row and place in it;
+        ``taken[j]`` of them for destination ``j``) plus each destination's own entry, first
+        in its row."""
         sources, local = self._relabel(destinations, drawn)
-        looped = torch.nonzero(self.has_loop[destinations]).flatten()
-        all_rows = torch.cat((rows, looped)).numpy()
-        cols = torch.cat((local, looped)).numpy()
-        values = torch.cat((weights, self.loop_weights[destinations[looped]])).numpy()
+        looped = self.has_loop.index_select(0, destinations).to(torch.int64)
+        indptr = torch.cat((torch.zeros(1, dtype=torch.int64), torch.cumsum(taken + looped, 0)))
         m = int(destinations.shape[0])
-        return SampledBlock(sources, m, block_matrix(all_rows, cols, values,
-                                                     (m, int(sources.shape[0]))))
+        rows, slot = edges
+        at_edge = (indptr[:-1] + looped).index_select(0, rows) + slot
+        own = torch.nonzero(looped).flatten()
+        cols = torch.empty(int(indptr[-1]), dtype=torch.int64)
+        values = torch.empty(int(indptr[-1]), dtype=torch.float64)
+        cols.index_copy_(0, at_edge, local).index_copy_(0, indptr.index_select(0, own), own)
+        values.index_copy_(0, at_edge, weights).index_copy_(
+            0, indptr.index_select(0, own),
+            self.loop_weights.index_select(0, destinations.index_select(0, own)))
+        return SampledBlock(sources, m, block_matrix(indptr.numpy(), cols.numpy(),
+                                                     values.numpy(), (m, int(sources.shape[0]))))
