@@ -7,16 +7,15 @@ so its norm is the learning rate times the norm of the weights. torch does not s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, overload
+from typing import Any
 
 import torch
-from torch.optim.optimizer import Optimizer, ParamsT
+from torch.optim.optimizer import ParamsT
 
-from pargnn.optim.lars import adapted, evaluate, ratio_or_one, require
+from pargnn.optim.layerwise import LayerwiseOptimizer, adapted, ratio_or_one, require
 
 
-class LAMB(Optimizer):
+class LAMB(LayerwiseOptimizer):
     r"""Layer-wise Adaptive Moments for Batch training (You et al. 2019, "Large batch
     optimization for deep learning", Algorithm 2, with Adam's bias correction).
 
@@ -48,22 +47,6 @@ class LAMB(Optimizer):
         require(weight_decay >= 0.0, "weight_decay", weight_decay, ">= 0")
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
-
-    @overload
-    def step(self, closure: None = None) -> None: ...
-
-    @overload
-    def step(self, closure: Callable[[], float]) -> float: ...
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            for parameter in group["params"]:
-                if parameter.grad is not None:
-                    self._update(parameter, parameter.grad, group)
-        return loss
 
     def _update(self, w: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> None:
         r = self._adam_direction(w, g, group)

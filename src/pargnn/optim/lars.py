@@ -1,47 +1,23 @@
 """LARS: momentum SGD whose step on each weight matrix is scaled to that matrix's own size.
 
-Full-graph training takes one step per epoch with the whole graph as its batch, so the steps
-are few and the learning rate wants to be large; a layer whose gradient is large next to its
-weights then moves much further, relative to itself, than the others, and training diverges.
-LARS fixes the size of each layer's step relative to its weights. torch does not ship it.
+A large batch (thousands of sampled seeds, or the whole graph in full-graph training) means
+few steps per epoch, so the learning rate wants to be large; a layer whose gradient is large
+next to its weights then moves much further, relative to itself, than the others, and
+training diverges. LARS fixes the size of each layer's step relative to its weights. torch
+does not ship it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, overload
+from typing import Any
 
 import torch
-from torch.optim.optimizer import Optimizer, ParamsT
+from torch.optim.optimizer import ParamsT
+
+from pargnn.optim.layerwise import LayerwiseOptimizer, adapted, ratio_or_one, require
 
 
-def require(ok: bool, name: str, value: object, allowed: str) -> None:
-    """Raise ``ValueError`` naming the argument and its allowed range unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
-def evaluate(closure: Callable[[], float] | None) -> float | None:
-    """The loss ``closure`` returns, computed with gradients on (as torch's optimisers do)."""
-    if closure is None:
-        return None
-    with torch.enable_grad():
-        return closure()
-
-
-def adapted(parameter: torch.Tensor) -> bool:
-    """Whether a parameter gets the trust ratio and weight decay: matrices (and higher) only;
-    biases, GIN's eps and 1-D attention vectors (``ndim <= 1``) are excluded."""
-    return parameter.ndim > 1
-
-
-def ratio_or_one(numerator: torch.Tensor, denominator: torch.Tensor,
-                  valid: torch.Tensor) -> torch.Tensor:
-    """``numerator / denominator`` where ``valid``, else 1 (no host synchronisation)."""
-    return torch.where(valid, numerator / denominator, torch.ones_like(numerator))
-
-
-class LARS(Optimizer):
+class LARS(LayerwiseOptimizer):
     r"""Layer-wise Adaptive Rate Scaling (You, Gitman and Ginsburg 2017, Algorithm 1).
 
     For an adapted parameter :math:`w` (``ndim >= 2``) with gradient :math:`g`, learning rate
@@ -77,22 +53,6 @@ class LARS(Optimizer):
         defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay,
                     "trust_coefficient": trust_coefficient}
         super().__init__(params, defaults)
-
-    @overload
-    def step(self, closure: None = None) -> None: ...
-
-    @overload
-    def step(self, closure: Callable[[], float]) -> float: ...
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            for parameter in group["params"]:
-                if parameter.grad is not None:
-                    self._update(parameter, parameter.grad, group)
-        return loss
 
     def _update(self, w: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> None:
         state = self.state[w]
