@@ -63,7 +63,7 @@ class TrainConfig:
     batch_size: int | None = _option(
         None, f"--mode minibatch: seeds per global batch, shared by all processes (default "
         f"{DEFAULT_BATCH_SIZE}; more than the training vertices: one batch)")
-    fanout: str | None = _option(
+    fanout: str | tuple[int, ...] | None = _option(
         None, "--mode minibatch: neighbours drawn per hop from the seeds outwards, one per "
         f"layer, e.g. 15,10 (-1: all; default {DEFAULT_FANOUT} per layer)")
     optimizer: str = _option(
@@ -218,15 +218,16 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def parse_fanout(text: str | None, layers: int) -> tuple[int, ...]:
-    """``"15,10"`` -> ``(15, 10)``: one entry per layer, each ``>= 1`` or ``-1`` (all
-    neighbours); ``None`` gives the default for every layer."""
+def parse_fanout(text: str | tuple[int, ...] | None, layers: int) -> tuple[int, ...]:
+    """``"15,10"`` (or ``(15, 10)`` from Python) -> ``(15, 10)``: one entry per layer, each
+    ``>= 1`` or ``-1`` (all neighbours); ``None`` gives the default for every layer."""
     if text is None:
         return (DEFAULT_FANOUT,) * layers
     example = ",".join(["10"] * layers)
+    parts = str(text).split(",") if isinstance(text, str) else list(text)
     try:
-        fanouts = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
+        fanouts = tuple(_whole(part) for part in parts)
+    except (TypeError, ValueError):
         raise ConfigError(f"--fanout {text!r}: expected integers separated by commas, e.g. "
                           f"{example}") from None
     if len(fanouts) != layers:
@@ -236,6 +237,13 @@ def parse_fanout(text: str | None, layers: int) -> tuple[int, ...]:
         raise ConfigError(f"--fanout {text!r}: each entry must be >= 1, or -1 for all "
                           "neighbours")
     return fanouts
+
+
+def _whole(value: object) -> int:
+    """``value`` as an integer, refusing fractions (``2.5``) rather than truncating them."""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)  # type: ignore[call-overload]
 
 
 def check_minibatch(config: TrainConfig) -> None:

@@ -96,3 +96,14 @@ def test_minibatch_flags_need_minibatch_mode(flag: list[str], tmp_path: Path,
     assert code == EXIT_USER_ERROR
     assert f"{flag[0]} applies to --mode minibatch" in text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_python_callers_may_give_fanouts_as_a_tuple() -> None:
+    from pargnn.config import TrainConfig, parse_fanout
+    from pargnn.errors import ConfigError
+
+    assert TrainConfig(mode="minibatch", fanout=(15, -1)).fanouts() == (15, -1)
+    assert parse_fanout("7,3,2", 3) == (7, 3, 2) and parse_fanout(None, 2) == (10, 10)
+    for bad in ((10, 2.5), (3,), ("x", 2)):
+        with pytest.raises(ConfigError, match="--fanout"):
+            TrainConfig(mode="minibatch", fanout=bad).validate()  # type: ignore[arg-type]
