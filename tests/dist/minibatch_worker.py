@@ -97,11 +97,28 @@ def trajectory(case: MiniBatchCase, nprocs: int, comm: Communicator | None) -> d
             "steps": session.schedule.batches.steps_per_epoch}
 
 
+def divergence_is_caught(ctx: WorkerContext) -> bool:
+    """Perturb one parameter on the last rank only: the replica check must raise on every
+    rank (it compares all ranks' fingerprints, so all see the difference)."""
+    session = _session(MiniBatchCase("sage", "3,2"), "float64", ctx.world_size,
+                       Communicator(CommLog()))
+    session.schedule.evaluate()  # identical replicas pass
+    if ctx.rank == ctx.world_size - 1:
+        with torch.no_grad():
+            next(session.model.parameters()).view(-1)[0] += 1e-12
+    try:
+        session.schedule.evaluate()
+    except RuntimeError as error:
+        return "replicas diverged" in str(error)
+    return False
+
+
 def run_cases(ctx: WorkerContext, cases: list[MiniBatchCase]) -> list[dict[str, Any]]:
-    """Every case on this rank of the group."""
+    """Every case on this rank of the group, then the divergence check."""
     out = []
     for case in cases:
         comm = Communicator(CommLog())
         out.append({"steps": gradient_steps(case, ctx.world_size, comm),
                     "trajectory": trajectory(case, ctx.world_size, Communicator(CommLog()))})
+    out.append({"divergence_caught": divergence_is_caught(ctx)})
     return out

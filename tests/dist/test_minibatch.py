@@ -35,7 +35,7 @@ WORLDS = (2, 3, 4)
 @cache
 def run_world(world: int) -> list[dict[str, Any]]:
     per_rank = launch(run_cases, CASES, world, threads_per_process=1)
-    return [[per_rank[rank][k] for rank in range(world)] for k in range(len(CASES))]
+    return [[per_rank[rank][k] for rank in range(world)] for k in range(len(CASES) + 1)]
 
 
 @cache
@@ -77,7 +77,7 @@ def test_loss_trajectory_equals_one_process(case: MiniBatchCase, world: int) -> 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("world", WORLDS)
 def test_logged_bytes_are_the_exact_model(world: int) -> None:
-    for case, ranks in zip(CASES, run_world(world), strict=True):
+    for case, ranks in zip(CASES, run_world(world)[:len(CASES)], strict=True):
         for rank in ranks:
             numels = rank["trajectory"]["estimate"]["parameters"]
             assert isinstance(numels, int)
@@ -100,3 +100,9 @@ def _numels(case: MiniBatchCase) -> list[int]:
 def test_one_process_sends_nothing() -> None:
     for step in reference(CASES[0])["steps"]:
         assert step["bytes"] == {"gradient_reduction": 0, "loss": 0}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("world", WORLDS)
+def test_diverged_replicas_are_caught(world: int) -> None:
+    assert all(rank["divergence_caught"] for rank in run_world(world)[len(CASES)])
