@@ -54,3 +54,34 @@ def test_pinned_rows_arrive_whole() -> None:
         got = rows.gather(ids)
         assert got.device.type == "cuda"
         assert torch.equal(got.cpu(), torch.from_numpy(features[ids.numpy()]))
+
+
+@pytest.mark.parametrize("kind", ["gcn", "mean", "loops"])
+def test_the_gpu_sampler_draws_what_the_host_draws(kind: str) -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from pargnn.graph.normalize import normalize_adjacency
+    from pargnn.sampling import NeighborSampler
+    from pargnn.sampling.neighbors import sampling_key
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    adj = sp.csr_array((np.ones(30000), (rng.integers(0, n, 30000), rng.integers(0, n, 30000))),
+                       shape=(n, n))
+    adj.sum_duplicates()
+    adj.data[:] = 1.0
+    at = sp.csr_array(normalize_adjacency(adj, kind).T)
+    seeds = torch.from_numpy(rng.choice(n, 200, replace=False))
+    keys = [sampling_key(1, 2, 3, hop) for hop in range(3)]
+    host = NeighborSampler(at).sample(seeds, (6, -1, 3), keys)
+    gpu = NeighborSampler(at, torch.device("cuda")).sample(seeds, (6, -1, 3), keys)
+    for a, b in zip(host.blocks, gpu.blocks, strict=True):
+        assert b.col.device.type == "cuda"
+        assert torch.equal(a.source_ids, b.source_ids.cpu())
+        for mine, theirs in ((a.crow, b.crow), (a.col, b.col), (a.values, b.values)):
+            assert torch.equal(mine, theirs.cpu())
+        for left, right in zip(a.operator(torch.float64, torch.device("cpu")).a.to_dense(),
+                               b.operator(torch.float64, torch.device("cuda")).a.to_dense().cpu(),
+                               strict=True):
+            assert torch.equal(left, right)

@@ -15,6 +15,7 @@ processes it spawns itself.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,6 +58,10 @@ def run_under_torchrun(
     gathered: list[Any] | None = [None] * ctx.world_size if ctx.rank == 0 else None
     dist.gather_object(result, gathered, dst=0)
     dist.destroy_process_group()
+    # A group still reachable from a reference cycle would otherwise be freed during the
+    # interpreter's shutdown, when gloo's worker threads can no longer be joined cleanly
+    # (libstdc++ aborts: "terminate called without an active exception"); free it now.
+    gc.collect()
     return gathered
 
 

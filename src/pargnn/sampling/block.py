@@ -11,44 +11,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
 from pargnn.algorithms.contract import LocalData
 from pargnn.algorithms.single import SingleProcess
-from pargnn.ops.sparse import SparseOperator, csr_tensor
+from pargnn.ops.sparse import SparseOperator, csr_from_parts
+from pargnn.sampling.csr import as_scipy, transpose
 
 
 @dataclass(frozen=True)
 class SampledBlock:
-    """The edges one layer aggregates over: ``A^T`` of the block, ``m x n``, in CSR.
+    """The edges one layer aggregates over: ``A^T`` of the block, ``m x n``, in CSR parts on
+    the sampler's device (columns sorted within each row).
 
     Attributes:
         source_ids: global (run-order) ids of the ``n`` sources, destinations first.
         destinations: ``m``.
-        at: the block's ``A^T`` (scipy CSR, ``m x n``, columns sorted): row ``j`` holds the
-            weights of the sources destination ``j`` aggregates.
+        crow, col, values: ``A^T``: row ``j`` holds the weights (float64) of the sources
+            destination ``j`` aggregates.
     """
 
     source_ids: Tensor
     destinations: int
-    at: sp.csr_array
+    crow: Tensor
+    col: Tensor
+    values: Tensor
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.destinations, int(self.source_ids.shape[0])
 
     @property
     def edges(self) -> int:
-        return int(self.at.nnz)
+        return int(self.col.shape[0])
 
     @property
     def destination_ids(self) -> Tensor:
         return self.source_ids[: self.destinations]
 
+    @property
+    def at(self) -> sp.csr_array:
+        """``A^T`` as a scipy array on the host (for inspection)."""
+        return as_scipy(self.crow, self.col, self.values, self.shape)
+
     def operator(self, dtype: torch.dtype, device: torch.device) -> SparseOperator:
         """Both orientations on ``device``: ``A`` (``n x m``) and ``A^T``."""
-        a = sp.csr_array(self.at.T)
-        a.sort_indices()
-        return SparseOperator(csr_tensor(a, dtype, device), csr_tensor(self.at, dtype, device))
+        m, n = self.shape
+        parts = (self.crow, self.col, self.values)
+        return SparseOperator(_csr(transpose(*parts, self.shape), (n, m), dtype, device),
+                              _csr(parts, (m, n), dtype, device))
 
     def algorithm(self, original_ids: Tensor, dtype: torch.dtype, device: torch.device
                   ) -> SingleProcess:
@@ -64,7 +77,8 @@ class SampledBlock:
         data = LocalData(features=torch.empty((n, 0), dtype=dtype, device=device),
                          labels=torch.zeros(m, dtype=torch.int64, device=device),
                          train_mask=none, val_mask=none, test_mask=none,
-                         row_ids=original_ids[self.source_ids].to(device),
+                         row_ids=original_ids.index_select(
+                             0, self.source_ids.to(original_ids.device)).to(device),
                          feature_ids=torch.empty(0, dtype=torch.int64, device=device))
         return SingleProcess(self.operator(dtype, device), data,
                              vertices=int(original_ids.shape[0]))
@@ -80,30 +94,32 @@ class Relabeler:
 
     _EMPTY = torch.iinfo(torch.int64).max
 
-    def __init__(self, vertices: int) -> None:
-        self._local = torch.full((vertices,), self._EMPTY, dtype=torch.int64)
+    def __init__(self, vertices: int, device: torch.device | None = None) -> None:
+        self._local = torch.full((vertices,), self._EMPTY, dtype=torch.int64, device=device)
 
     def stored_bytes(self) -> int:
         return self._local.numel() * self._local.element_size()
 
     def __call__(self, destinations: Tensor, drawn: Tensor) -> tuple[Tensor, Tensor]:
         """``(source ids, local index of each drawn vertex)``; ``destinations`` distinct."""
-        table, m = self._local, destinations.shape[0]
-        table.index_copy_(0, destinations, torch.arange(m))
+        table, m, device = self._local, destinations.shape[0], self._local.device
+        table.index_copy_(0, destinations, torch.arange(m, device=device))
         fresh = drawn[table.index_select(0, drawn) == self._EMPTY]
-        order = torch.arange(fresh.shape[0])
+        order = torch.arange(fresh.shape[0], device=device)
         table.scatter_reduce_(0, fresh, order, reduce="amin")  # each id's first position
         fresh = fresh[table.index_select(0, fresh) == order]
-        table.index_copy_(0, fresh, torch.arange(m, m + fresh.shape[0]))
+        table.index_copy_(0, fresh, torch.arange(m, m + fresh.shape[0], device=device))
         local = table.index_select(0, drawn)
         table.index_fill_(0, destinations, self._EMPTY)
         table.index_fill_(0, fresh, self._EMPTY)
         return torch.cat((destinations, fresh)), local
 
 
-def block_matrix(indptr: np.ndarray, cols: np.ndarray, values: np.ndarray,
-                 shape: tuple[int, int]) -> sp.csr_array:
-    """A CSR ``A^T`` block from its row pointers, columns and weights (columns sorted here)."""
-    at = sp.csr_array((values, cols, indptr), shape=shape)
-    at.sort_indices()
-    return at
+def _csr(parts: tuple[Tensor, Tensor, Tensor], shape: tuple[int, int], dtype: torch.dtype,
+         device: torch.device) -> Tensor:
+    """A torch CSR tensor on ``device`` (32-bit indices where they fit, as
+    :func:`~pargnn.ops.sparse.csr_tensor` makes them)."""
+    crow, col, values = parts
+    index = torch.int32 if max(*shape, col.shape[0]) < 2**31 else torch.int64
+    return csr_from_parts(crow.to(device=device, dtype=index), col.to(device=device, dtype=index),
+                          values.to(device=device, dtype=dtype), shape)

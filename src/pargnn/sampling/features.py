@@ -43,7 +43,8 @@ class FeatureRows:
         return 0 if self._pinned is None else self._pinned.numel() * self._pinned.element_size()
 
     def gather(self, ids: Tensor) -> Tensor:
-        """The rows ``ids`` (int64, on the CPU), ``(len(ids), f)`` on the device."""
+        """The rows ``ids`` (int64, on any device), ``(len(ids), f)`` on the device."""
+        ids = ids.cpu()
         if self._pinned is None:
             rows = np.take(self._array, ids.numpy(), axis=0)
             return torch.from_numpy(rows).to(device=self.device, dtype=self.dtype)

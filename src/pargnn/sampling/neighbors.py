@@ -34,7 +34,8 @@ import torch
 from torch import Tensor
 
 from pargnn.ops.dropout import keyed_words, mixed_key
-from pargnn.sampling.block import Relabeler, SampledBlock, block_matrix
+from pargnn.sampling.block import Relabeler, SampledBlock
+from pargnn.sampling.csr import sort_columns
 from pargnn.sampling.floyd import floyd_positions
 
 ALL = -1  # the fanout that takes every neighbour
@@ -68,9 +69,10 @@ class SampledBatch:
 
 def _segments(counts: Tensor) -> tuple[Tensor, Tensor]:
     """For rows of ``counts`` entries: each entry's row and its position within the row."""
-    rows = torch.repeat_interleave(torch.arange(counts.shape[0]), counts)
+    device = counts.device
+    rows = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts)
     starts = torch.cumsum(counts, 0) - counts
-    return rows, torch.arange(rows.shape[0]) - starts[rows]
+    return rows, torch.arange(rows.shape[0], device=device) - starts.index_select(0, rows)
 
 
 class NeighborSampler:
@@ -79,25 +81,32 @@ class NeighborSampler:
     Args:
         at: the full graph's normalised ``A^T`` (row ``j``: the in-neighbours of ``j``
             and their weights), as :class:`~pargnn.algorithms.prepare.PreparedGraph` has it.
+        device: where the lists live and the sampling runs (a GPU samples without sending
+            the blocks over the bus; the draws are the same on every device).
     """
 
-    def __init__(self, at: sp.csr_array) -> None:
+    def __init__(self, at: sp.csr_array, device: torch.device | None = None) -> None:
         n = at.shape[0]
         indptr = np.asarray(at.indptr, dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
         indices = np.asarray(at.indices, dtype=np.int64)
         values = np.asarray(at.data, dtype=np.float64)
         neighbour = indices != rows
-        self.vertices = n
-        self.indptr = torch.from_numpy(np.concatenate(
-            ([0], np.cumsum(np.bincount(rows[neighbour], minlength=n)))).astype(np.int64))
-        self.indices = torch.from_numpy(indices[neighbour])
-        self.values = torch.from_numpy(values[neighbour])
         loops = np.zeros(n, dtype=np.float64)
         np.add.at(loops, rows[~neighbour], values[~neighbour])
-        self.loop_weights = torch.from_numpy(loops)
-        self.has_loop = torch.from_numpy(np.bincount(rows[~neighbour], minlength=n) > 0)
-        self._relabel = Relabeler(n)
+        self.vertices = n
+        self.device = device or torch.device("cpu")
+
+        def put(a: np.ndarray) -> Tensor:
+            return torch.from_numpy(a).to(self.device)
+
+        self.indptr = put(np.concatenate(
+            ([0], np.cumsum(np.bincount(rows[neighbour], minlength=n)))).astype(np.int64))
+        self.indices = put(indices[neighbour])
+        self.values = put(values[neighbour])
+        self.loop_weights = put(loops)
+        self.has_loop = put(np.bincount(rows[~neighbour], minlength=n) > 0)
+        self._relabel = Relabeler(n, self.device)
 
     def stored_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in
@@ -109,7 +118,7 @@ class NeighborSampler:
         """The blocks of a batch of distinct ``seeds``: hop ``h`` (from the seeds outwards)
         draws ``fanouts[h]`` neighbours with key ``key_of_hop[h]``."""
         blocks = []
-        frontier = seeds.to(torch.int64)
+        frontier = seeds.to(device=self.device, dtype=torch.int64)
         for fanout, key in zip(fanouts, key_of_hop, strict=True):
             block = self.sample_hop(frontier, fanout, key)
             blocks.append(block)
@@ -118,6 +127,7 @@ class NeighborSampler:
 
     def sample_hop(self, destinations: Tensor, fanout: int, key: int = 0) -> SampledBlock:
         """One block: ``fanout`` in-neighbours of each destination (``-1``: all of them)."""
+        destinations = destinations.to(self.device)
         starts = self.indptr.index_select(0, destinations)
         degrees = self.indptr.index_select(0, destinations + 1) - starts
         taken = degrees if fanout == ALL else torch.clamp(degrees, max=fanout)
@@ -125,7 +135,8 @@ class NeighborSampler:
         within = slot.clone()
         sampled = torch.nonzero(taken < degrees).flatten()
         if sampled.numel():
-            slots = (torch.cumsum(taken, 0) - taken)[sampled, None] + torch.arange(fanout)
+            slots = ((torch.cumsum(taken, 0) - taken)[sampled, None]
+                     + torch.arange(fanout, device=self.device))
             words = keyed_words(key, destinations.index_select(0, sampled))
             picks = floyd_positions(words, degrees.index_select(0, sampled), fanout)
             within.index_copy_(0, slots.flatten(), picks.flatten())
@@ -142,16 +153,17 @@ class NeighborSampler:
         in its row."""
         sources, local = self._relabel(destinations, drawn)
         looped = self.has_loop.index_select(0, destinations).to(torch.int64)
-        indptr = torch.cat((torch.zeros(1, dtype=torch.int64), torch.cumsum(taken + looped, 0)))
-        m = int(destinations.shape[0])
+        indptr = torch.cat((looped.new_zeros(1), torch.cumsum(taken + looped, 0)))
         rows, slot = edges
         at_edge = (indptr[:-1] + looped).index_select(0, rows) + slot
         own = torch.nonzero(looped).flatten()
-        cols = torch.empty(int(indptr[-1]), dtype=torch.int64)
-        values = torch.empty(int(indptr[-1]), dtype=torch.float64)
-        cols.index_copy_(0, at_edge, local).index_copy_(0, indptr.index_select(0, own), own)
+        starts = indptr.index_select(0, own)
+        cols = looped.new_empty(int(indptr[-1]))
+        values = weights.new_empty(int(indptr[-1]))
+        cols.index_copy_(0, at_edge, local).index_copy_(0, starts, own)
         values.index_copy_(0, at_edge, weights).index_copy_(
-            0, indptr.index_select(0, own),
-            self.loop_weights.index_select(0, destinations.index_select(0, own)))
-        return SampledBlock(sources, m, block_matrix(indptr.numpy(), cols.numpy(),
-                                                     values.numpy(), (m, int(sources.shape[0]))))
+            0, starts, self.loop_weights.index_select(0, destinations.index_select(0, own)))
+        shape = (int(destinations.shape[0]), int(sources.shape[0]))
+        cols, values = sort_columns(indptr, cols, values, shape)
+        return SampledBlock(sources, shape[0], indptr, cols.to(self.device),
+                            values.to(self.device))

@@ -71,7 +71,8 @@ class LoadedBatch:
 @dataclass(frozen=True)
 class BatchSource:
     """Where a step's blocks and rows come from: the sampler, its fanouts (seeds outwards),
-    the feature rows, every vertex's label and input-graph id, and the run's seed."""
+    the feature rows, every vertex's label (on the host) and input-graph id (where the sampler
+    runs), and the run's seed."""
 
     sampler: NeighborSampler
     fanouts: tuple[int, ...]
@@ -95,7 +96,7 @@ class BatchSource:
         algorithms = [block.algorithm(self.original_ids, inputs.dtype, inputs.device)
                       for block in sampled.blocks]
         return LoadedBatch((epoch, batch), algorithms, inputs.gather(sampled.input_ids),
-                           self.labels[sampled.seed_ids].to(inputs.device, non_blocking=True))
+                           self.labels[seeds].to(inputs.device, non_blocking=True))
 
 
 class MiniBatchSchedule:

@@ -9,6 +9,7 @@ rows its batches need), and a replica of the model; see
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,21 @@ from pargnn.schedule.minibatch import BatchSource, MiniBatchSchedule, SamplingSt
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(a))
+
+
+def _sampler(prepared: PreparedGraph, device: torch.device, quiet: bool) -> NeighborSampler:
+    """The sampler on the training device, so that a GPU samples its own blocks; on the host
+    when the graph's lists do not fit there (said unless ``quiet``)."""
+    if device.type != "cuda":
+        return NeighborSampler(prepared.at)
+    try:
+        return NeighborSampler(prepared.at, device)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        if not quiet:
+            print(f"pargnn: the graph's neighbour lists do not fit on {device}; sampling on "
+                  "the host instead", file=sys.stderr, flush=True)
+        return NeighborSampler(prepared.at)
 
 
 @dataclass
@@ -87,10 +103,10 @@ def build_minibatch_session(prepared: PreparedGraph, config: TrainConfig,
     rank = dist.get_rank() if comm is not None else 0
     comm = comm or Communicator(CommLog())
     train_ids = torch.from_numpy(np.flatnonzero(prepared.train_mask)).to(torch.int64)
-    sampler = NeighborSampler(prepared.at)
+    sampler = _sampler(prepared, device, quiet=config.quiet or rank != 0)
     inputs = FeatureRows(prepared.features, DTYPES[config.dtype], device)
     labels = _tensor(prepared.labels).to(torch.int64)
-    original_ids = _tensor(prepared.original_ids).to(torch.int64)
+    original_ids = _tensor(prepared.original_ids).to(device=sampler.device, dtype=torch.int64)
     masks = (_tensor(prepared.train_mask), _tensor(prepared.val_mask),
              _tensor(prepared.test_mask))
     source = BatchSource(sampler, config.fanouts(), inputs, labels, original_ids, config.seed)
