@@ -76,7 +76,7 @@ def keyed_words(key: int, ids: Tensor) -> Tensor:
 
 
 def _row_words(key: int, row_ids: Tensor) -> Tensor:
-    return (mix64(row_ids.to(torch.int64) * _signed(_GOLDEN) + key) >> 32).to(torch.int32)
+    return (keyed_words(key, row_ids) >> 32).to(torch.int32)
 
 
 def _col_words(key: int, col_ids: Tensor) -> Tensor:

@@ -66,30 +66,28 @@ class MiniBatchSession:
     def sampling(self) -> SamplingStats:
         return self.schedule.sampling
 
-    def details(self, every: list[SamplingStats] | None = None) -> dict[str, object]:
-        """The run's mini-batch figures for the JSON file; ``every`` holds each rank's
-        sampling work (default: this process's)."""
-        every = every or [self.schedule.sampling]
+    def details(self) -> dict[str, object]:
+        """The run's mini-batch figures for the JSON file (a distributed run's merge replaces
+        ``sampling`` with every rank's)."""
         return {"batch_size": self.schedule.batches.batch_size,
                 "fanout": list(self.schedule.source.fanouts),
                 "steps_per_epoch": self.schedule.batches.steps_per_epoch,
-                "sampling": SamplingStats.total(every).as_dict(len(every))}
+                "sampling": self.schedule.sampling.as_dict()}
 
     def estimate(self) -> dict[str, object]:
         """Per step: the most edges a share's blocks can have (none with a fanout of -1),
-        and the exact gradient
-        traffic (:mod:`pargnn.cost.data_parallel`)."""
-        config_fanouts = self.schedule.source.fanouts
+        and the exact all-reduce traffic (:mod:`pargnn.cost.data_parallel`)."""
+        fanouts = self.schedule.source.fanouts
         parameters = list(self.model.parameters())
         traffic = data_parallel_step([p.numel() for p in parameters],
                                      parameters[0].element_size(), self.world)
         share = math.ceil(self.schedule.batches.batch_size / self.world)
         bound, frontier = 0, share
-        for fanout in config_fanouts:  # each destination: its draws and its own entry
+        for fanout in fanouts:  # each destination: its draws and its own entry
             frontier *= fanout + 1
             bound += frontier
         return {"mode": "minibatch", "steps_per_epoch": self.schedule.batches.steps_per_epoch,
-                "max_sampled_edges_per_step": bound if -1 not in config_fanouts else None,
+                "max_sampled_edges_per_step": bound if -1 not in fanouts else None,
                 "parameters": sum(p.numel() for p in parameters),
                 "allreduce_bytes_per_step": traffic.bytes,
                 "allreduce_messages_per_step": traffic.calls}

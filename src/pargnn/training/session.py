@@ -74,7 +74,7 @@ class Session:
     def sampling(self) -> SamplingStats | None:
         return None
 
-    def details(self, every: list[SamplingStats] | None = None) -> dict[str, object] | None:
+    def details(self) -> dict[str, object] | None:
         return None
 
     def estimate(self) -> dict[str, object]:
