@@ -3,11 +3,11 @@
 Sampled training evaluates on the full graph, not on samples, so that validation and test
 accuracy are deterministic: layer ``l`` is computed for all vertices before layer ``l + 1``,
 each batch of destination rows from its complete in-neighbourhood (fanout -1, the full
-normalised operator's rows, built once and kept), which costs one SpMM-sized pass per layer
-instead of a neighbourhood that grows with every hop. With ``P`` data-parallel ranks each
-computes its contiguous share of the rows of a layer and an all-gather gives every rank the
-whole layer (shares padded to ``ceil(n / P)`` rows); one all-reduce sums the correct counts
-of the last layer.
+normalised operator's rows, built once and kept; batches of at most ``2^24`` in-edges), which
+costs one SpMM-sized pass per layer instead of a neighbourhood that grows with every hop.
+With ``P`` data-parallel ranks each computes its contiguous share of the rows of a layer and
+an all-gather gives every rank the whole layer (shares padded to ``ceil(n / P)`` rows); one
+all-reduce sums the correct counts of the last layer.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pargnn.sampling.features import FeatureRows
 from pargnn.sampling.neighbors import ALL, NeighborSampler
 from pargnn.schedule.base import Accuracies
 
-EVALUATION_ROWS = 8192  # destination rows per inference batch
+EVALUATION_EDGES = 1 << 24  # the most in-edges of one inference batch
 
 
 class LayerwiseInference:
@@ -36,17 +36,18 @@ class LayerwiseInference:
         labels: every vertex's label; ``masks``: train, validation and test, per vertex.
         original_ids: every vertex's id in the input graph.
         comm, rank, world: the data-parallel group (``world = 1``: alone).
-        batch_rows: destination rows per batch.
+        batch_edges: the most in-edges of one batch of destination rows (its block's size;
+            a row with more takes a batch alone).
     """
 
     def __init__(self, model: GraphModel, sampler: NeighborSampler, inputs: FeatureRows,
                  labels: Tensor, masks: tuple[Tensor, Tensor, Tensor], original_ids: Tensor,
                  comm: Communicator | None = None, rank: int = 0, world: int = 1,
-                 batch_rows: int = EVALUATION_ROWS) -> None:
+                 batch_edges: int = EVALUATION_EDGES) -> None:
         self.model, self.sampler, self.inputs = model, sampler, inputs
         self.labels, self.masks, self.original_ids = labels, masks, original_ids
         self.comm, self.rank, self.world = comm, rank, world
-        self.batch_rows = batch_rows
+        self.batch_edges = batch_edges
         self.rows = rank_share(sampler.vertices, rank, world)
         self._cached: list[tuple[Tensor, SingleProcess]] | None = None
 
@@ -75,14 +76,26 @@ class LayerwiseInference:
         in-neighbourhood. They are the same for every layer and epoch, so they are built on
         the first evaluation and kept (together, the rank's rows of the normalised operator)."""
         if self._cached is None:
-            lo, hi = self.rows
             self._cached = []
-            for start in range(lo, hi, self.batch_rows):
-                rows = torch.arange(start, min(hi, start + self.batch_rows))
-                block = self.sampler.sample_hop(rows, ALL)
+            for start, end in self._batches():
+                block = self.sampler.sample_hop(torch.arange(start, end), ALL)
                 self._cached.append((block.source_ids, block.algorithm(
                     self.original_ids, self.inputs.dtype, self.inputs.device)))
         return self._cached
+
+    def _batches(self) -> list[tuple[int, int]]:
+        """This rank's rows cut into runs of at most ``batch_edges`` in-edges (few, large
+        batches: each one gathers its sources' rows of the layer below)."""
+        lo, hi = self.rows
+        ends = self.sampler.indptr.cpu()
+        runs, start = [], lo
+        while start < hi:
+            limit = ends[start] + self.batch_edges
+            end = int(torch.searchsorted(ends[start + 1:hi + 1], limit, right=True)) + start
+            end = min(hi, max(end, start + 1))
+            runs.append((start, end))
+            start = end
+        return runs
 
     def _gathered(self, mine: Tensor) -> Tensor:
         """Every rank's rows of one layer, in vertex order."""
