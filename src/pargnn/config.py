@@ -54,6 +54,9 @@ class TrainConfig:
         None, "label propagation (--model labelprop): the weight of the propagated labels, "
         "in (0, 1); default 0.9"
     )
+    residual: bool = _option(
+        False, "residual connections: each hidden layer adds its input to its output (where "
+        "the widths agree), so that deep models train")
     dropout: float = _option(0.5, "dropout probability on each layer's input")
     bias: bool = _option(True, "learnable bias in every layer (--no-bias: none)")
     activation: str = _option("relu", "activation between layers", choices=tuple(ACTIVATIONS))
@@ -141,6 +144,8 @@ class TrainConfig:
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.nprocs >= 1, f"--nprocs must be >= 1, got {self.nprocs}"),
+            (not (self.residual and self.model == "labelprop"),
+             "--residual applies to the trained models, not to --model labelprop"),
             (self.alpha is None or self.model == "labelprop",
              f"--alpha applies to --model labelprop, not to --model {self.model}"),
             (self.alpha is None or 0.0 < self.alpha < 1.0,
@@ -195,7 +200,7 @@ class TrainConfig:
         return ModelOptions(in_features=features, num_classes=classes, hidden=self.hidden,
                             layers=self.layers, dropout=self.dropout, bias=self.bias,
                             activation=self.activation, seed=self.seed, heads=self.heads,
-                            **extra)
+                            residual=self.residual, **extra)
 
     def build_options(self, device: torch.device) -> BuildOptions:
         """How each rank builds its algorithm: precision, device, vertex order."""

@@ -30,6 +30,7 @@ class Case:
     model: str = "gcn"
     heads: int = 3  # GAT: 3 heads of 7 columns, so that column slices cut through heads
     partition: str | None = None  # sparsity-aware algorithms
+    residual: bool = False
 
 
 def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, Any]:
@@ -37,7 +38,8 @@ def one_step(graph: Graph, case: Case, dropout: float, epoch: int) -> dict[str, 
     config = TrainConfig(dataset=graph.name, nprocs=case.nprocs, algo=case.algo, grid=case.grid,
                          replication=case.replication, layers=case.layers, hidden=7,
                          dropout=dropout, dtype="float64", permute=case.permute,
-                         model=case.model, heads=case.heads, partition=case.partition)
+                         model=case.model, heads=case.heads, partition=case.partition,
+                         residual=case.residual)
     spec = plan_grid(case.algo, case.nprocs, case.grid, case.replication)
     log = CommLog()
     session = build_session(prepare(graph, config), config, torch.device("cpu"), spec,

@@ -30,11 +30,13 @@ class MiniBatchCase:
     fanout: str
     batch_size: int = 22  # 45 training vertices: batches of 22, 22 and 1 (empty shares)
     layers: int = 2
+    residual: bool = False
 
     def config(self, dtype: str, nprocs: int) -> TrainConfig:
         return TrainConfig(model=self.model, mode="minibatch", fanout=self.fanout,
                            batch_size=self.batch_size, layers=self.layers, hidden=6, heads=2,
-                           dropout=0.3, dtype=dtype, nprocs=nprocs, epochs=EPOCHS, seed=3)
+                           dropout=0.3, dtype=dtype, nprocs=nprocs, epochs=EPOCHS, seed=3,
+                           residual=self.residual)
 
 
 def graph(n: int = 101, f: int = 9, classes: int = 4, seed: int = 5) -> Graph:

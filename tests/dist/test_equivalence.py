@@ -59,6 +59,10 @@ PROPAGATION = [replace(c, model="labelprop", layers=4) for c in (
     Case("2d", 6, "2x3"), Case("3d", 8, "2x2x2"), Case("1.5d", 4, replication=2),
     Case("sa1d", 3, partition="metis"), Case("sa1.5d", 4, replication=2, partition="random"))]
 CASES += PROPAGATION
+RESIDUAL = [replace(c, model=model, layers=4, residual=True) for c in (
+    Case("1d", 3), Case("2d", 6, "2x3"), Case("3d", 8, "2x2x2"), Case("1.5d", 4, replication=2),
+    Case("sa1d", 3, partition="metis")) for model in ("gcn", "sage", "gat")]
+CASES += RESIDUAL
 WORLD_SIZES = sorted({c.nprocs for c in CASES})
 
 
@@ -79,10 +83,10 @@ def random_graph(n: int = 29, f: int = 10, classes: int = 5, seed: int = 7) -> G
                             test_mask=masks[2], num_classes=classes)
 
 
-def reference(graph: Graph, layers: int, model_name: str = "gcn", heads: int = 3
-              ) -> dict[str, Any]:
+def reference(graph: Graph, layers: int, model_name: str = "gcn", heads: int = 3,
+              residual: bool = False) -> dict[str, Any]:
     config = TrainConfig(layers=layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                         model=model_name, heads=heads)
+                         model=model_name, heads=heads, residual=residual)
     session = build_session(prepare(graph, config), config, torch.device("cpu"))
     algorithm, model = session.algorithm, session.model
     logits = model(algorithm, algorithm.data.features, epoch=EPOCH)
@@ -110,7 +114,8 @@ def predicted_traffic(graph: Graph, case: Case) -> list[Traffic]:
     (which trains nothing) an evaluation pass."""
     training = case.model != "labelprop"
     config = (TrainConfig(layers=case.layers, hidden=7, dropout=DROPOUT, dtype="float64",
-                          permute=case.permute, model=case.model, heads=case.heads)
+                          permute=case.permute, model=case.model, heads=case.heads,
+                          residual=case.residual)
               if training else propagation_config(case))
     order = offsets = None
     if case.partition is not None:
@@ -162,7 +167,7 @@ def check_no_full_copy(graph: Graph, case: Case, results: list[dict[str, Any]]) 
 def compare(graph: Graph, case: Case, results: list[dict[str, Any]]) -> None:
     check_no_full_copy(graph, case, results)
     check_traffic(graph, case, results)
-    ref = reference(graph, case.layers, case.model, case.heads)
+    ref = reference(graph, case.layers, case.model, case.heads, case.residual)
     logits = assemble(graph, results)
     assert not torch.isnan(logits).any(), "some block of the output was never computed"
     torch.testing.assert_close(logits, ref["logits"], rtol=1e-5, atol=1e-8)
@@ -187,7 +192,8 @@ def run_world(world: int) -> list[list[dict[str, Any]]]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.model}-{c.algo}-P{c.nprocs}-"
                          f"{c.grid or ''}{'rep' + str(c.replication) if c.replication else ''}"
                          f"-L{c.layers}{'-perm' if c.permute else ''}"
-                         f"{'-' + c.partition if c.partition else ''}")
+                         f"{'-' + c.partition if c.partition else ''}"
+                         f"{'-residual' if c.residual else ''}")
 def test_matches_single_process_reference(case: Case) -> None:
     cases = [c for c in CASES if c.nprocs == case.nprocs]
     results = run_world(case.nprocs)[cases.index(case)]

@@ -28,7 +28,8 @@ from tests.dist.minibatch_worker import (
 CASES = [MiniBatchCase("gcn", "3,2"), MiniBatchCase("sage", "4,3"),
          MiniBatchCase("gat", "3,2"), MiniBatchCase("gin", "2,2"),
          MiniBatchCase("gcn", "-1,3", batch_size=10, layers=2),
-         MiniBatchCase("sage", "2,3,2", batch_size=16, layers=3)]
+         MiniBatchCase("sage", "2,3,2", batch_size=16, layers=3),
+         MiniBatchCase("gat", "2,2,2", batch_size=16, layers=3, residual=True)]
 WORLDS = (2, 3, 4)
 
 
@@ -44,7 +45,7 @@ def reference(case: MiniBatchCase) -> dict[str, Any]:
 
 
 def _name(case: MiniBatchCase) -> str:
-    return f"{case.model}-f{case.fanout}-b{case.batch_size}"
+    return f"{case.model}-f{case.fanout}-b{case.batch_size}{'-residual' if case.residual else ''}"
 
 
 @pytest.mark.timeout(300)

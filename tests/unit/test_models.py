@@ -118,3 +118,22 @@ def test_attention_dropout_is_keyed_and_only_in_training() -> None:
     assert not torch.allclose(first, model(algorithm, x, epoch=3))
     model.eval()
     torch.testing.assert_close(model(algorithm, x), model(algorithm, x, epoch=9))
+
+
+def test_residual_adds_each_hidden_layers_input() -> None:
+    """H_l = relu(layer_l(H_{l-1})) + H_{l-1} for the hidden layers whose widths agree; the
+    first (features -> hidden) and the last (hidden -> classes) have none."""
+    from pargnn.nn.models import GCN
+
+    plain = GCN(FEATURES, 5, CLASSES, layers=4, dropout=0.0, seed=2).double().eval()
+    residual = GCN(FEATURES, 5, CLASSES, layers=4, dropout=0.0, seed=2,
+                   residual=True).double().eval()
+    algorithm = algorithm_for(residual, directed_graph())
+    x = algorithm.data.features
+    layers = residual.layers()
+    h = F.relu(layers[0](algorithm, x))
+    for conv in layers[1:3]:
+        h = F.relu(conv(algorithm, h)) + h
+    expected = layers[3](algorithm, h)
+    torch.testing.assert_close(residual(algorithm, x), expected)
+    assert not torch.allclose(plain(algorithm, x), expected)

@@ -50,6 +50,8 @@ class GraphModel(nn.Module):
         activation: one of :data:`ACTIVATIONS`.
         seed: seeds the initial weights and the dropout masks.
         heads: attention heads of the hidden layers (GAT only).
+        residual: add each hidden layer's input to its output where the widths agree
+            (every hidden layer but the first), so that deep stacks train.
 
     Shapes:
         input ``(n, f)``, output ``(n, num_classes)`` (globally).
@@ -60,11 +62,12 @@ class GraphModel(nn.Module):
 
     def __init__(self, in_features: int, hidden: int, num_classes: int, layers: int = 2,
                  dropout: float = 0.5, bias: bool = True, activation: str = "relu",
-                 seed: int = 0, heads: int = 1) -> None:
+                 seed: int = 0, heads: int = 1, residual: bool = False) -> None:
         super().__init__()
         _check(layers, dropout, activation, heads)
         self.in_features = in_features
         self.dropout, self.heads, self.bias = dropout, heads, bias
+        self.residual = residual
         self.activation = ACTIVATIONS[activation]
         self.seed = seed
         convs: list[nn.Module] = []
@@ -83,7 +86,7 @@ class GraphModel(nn.Module):
     def from_options(cls, options: ModelOptions) -> GraphModel:
         return cls(options.in_features, options.hidden, options.num_classes, options.layers,
                    options.dropout, options.bias, options.activation, options.seed,
-                   options.heads)
+                   options.heads, options.residual)
 
     def make_layer(self, in_features: int, out_features: int, last: bool) -> GraphLayer:
         raise NotImplementedError
@@ -112,15 +115,22 @@ class GraphModel(nn.Module):
 
     def apply_layer(self, index: int, algorithm: Algorithm, h: Tensor, epoch: int = 0
                     ) -> Tensor:
-        """Layer ``index`` on ``h``: dropout while training, the layer, and the activation
-        unless it is the last (layer-wise inference calls it one layer at a time)."""
+        """Layer ``index`` on ``h``: dropout while training, the layer, and, unless it is the
+        last, the activation and (with ``residual``, where the widths agree) the layer's
+        input: ``H_l = sigma(layer_l(dropout(H_{l-1}))) + H_{l-1}``. Layer-wise inference
+        calls it one layer at a time."""
         layers = self.layers()
-        conv = layers[index]
+        conv, given = layers[index], h
         if self.training and self.dropout > 0:
             key = dropout_key(self.seed, epoch, index)
             h = algorithm.dropout(h, self.dropout, key, conv.in_features)
         h = conv(algorithm, h, attention_key=dropout_key(self.seed, epoch, index, stream=1))
-        return self.activation(h) if index < len(layers) - 1 else h
+        if index == len(layers) - 1:
+            return h
+        h = self.activation(h)
+        if self.residual and conv.in_features == conv.out_features:
+            h = h + algorithm.destinations(given)
+        return h
 
 
 def _check(layers: int, dropout: float, activation: str, heads: int) -> None:

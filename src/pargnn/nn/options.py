@@ -11,7 +11,8 @@ class ModelOptions:
 
     ``hidden`` is the width of every hidden layer (per head for GAT); ``layers`` the number
     of graph layers (label propagation: its iterations); ``heads`` the attention heads of
-    GAT's hidden layers; ``alpha`` label propagation's weight of the propagated labels.
+    GAT's hidden layers; ``alpha`` label propagation's weight of the propagated labels;
+    ``residual`` adds each hidden layer's input to its output where the widths agree.
     """
 
     in_features: int
@@ -24,3 +25,4 @@ class ModelOptions:
     seed: int = 0
     heads: int = 1
     alpha: float = 0.9
+    residual: bool = False
