@@ -43,6 +43,10 @@ from runner import code_version, run_training
 from pargnn.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/machine.py
+
+from machine import cpu_model  # noqa: E402
+
 GRAPH = "rmat:nodes=131072,degree=10,features=128,classes=16"
 
 
@@ -118,11 +122,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_model()
     return {"cpu": cpu, "logical_cpus": mp.cpu_count(), "torch": torch.__version__,
             "python": platform.python_version(), "backend": "gloo"}
 

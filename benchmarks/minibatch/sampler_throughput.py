@@ -37,6 +37,7 @@ import multiprocessing as mp
 import os
 import platform
 import pstats
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -56,6 +57,10 @@ from pargnn.sampling import NeighborSampler, SeedBatches
 from pargnn.sampling.neighbors import sampling_key
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/machine.py
+
+from machine import cpu_model  # noqa: E402
+
 SHARED = "features=16,train=0.1,val=0.1"
 SPECS = {
     "sbm": "sbm:nodes={n},blocks=10,degree=16,homophily=0.8," + SHARED,
@@ -66,14 +71,7 @@ Side = Callable[[int, Tensor], int]  # (batch index, seeds) -> edges drawn
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {"cpu": cpu, "logical_cpus": mp.cpu_count(), "threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__,

@@ -54,6 +54,10 @@ from pargnn.graph.graph import Graph
 from pargnn.training.result import EpochRecord, TrainResult
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/machine.py
+
+from machine import cpu_model  # noqa: E402
+
 RESULTS = HERE / "results"
 DATA_ROOT = HERE.parents[2] / "shared" / "datasets"
 TARGET_FRACTION = 0.95
@@ -151,14 +155,7 @@ def benchmark(graph: str, quick: bool, lars_lr: float, bias: bool) -> Benchmark:
 
 def machine(threads: int) -> dict[str, Any]:
     """The CPU, its cores and the software versions."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {"cpu": cpu, "logical_cpus": mp.cpu_count(), "threads": threads,
             "python": platform.python_version(), "torch": torch.__version__,
             "platform": platform.platform(), **revision()}

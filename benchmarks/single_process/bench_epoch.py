@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,18 +51,15 @@ from pargnn.training.run import prepare
 from pargnn.training.session import build_session, configured_model
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/machine.py
+
+from machine import cpu_model  # noqa: E402
+
 Step = Callable[[], None]
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cpu": cpu,
         "logical_cpus": mp.cpu_count(),

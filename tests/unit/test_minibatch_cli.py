@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pargnn.cli import EXIT_USER_ERROR, main
+from pargnn.cli import EXIT_USER_ERROR
+from tests.unit.test_cli import SMALL, run
 
-SMALL = "sbm:nodes=300,blocks=3,p_in=0.05,p_out=0.005,features=8,seed=1"
 MINIBATCH = ("--dataset", SMALL, "--mode", "minibatch")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_minibatch_writes_its_figures(tmp_path: Path,

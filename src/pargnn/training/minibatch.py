@@ -55,7 +55,6 @@ class MiniBatchSession:
 
     model: GraphModel
     schedule: MiniBatchSchedule
-    world: int
 
     def stored_bytes(self) -> int:
         """Bytes of the graph this process holds: the neighbour lists and, on CUDA, the
@@ -80,8 +79,8 @@ class MiniBatchSession:
         fanouts = self.schedule.source.fanouts
         parameters = list(self.model.parameters())
         traffic = data_parallel_step([p.numel() for p in parameters],
-                                     parameters[0].element_size(), self.world)
-        share = math.ceil(self.schedule.batches.batch_size / self.world)
+                                     parameters[0].element_size(), self.schedule.batches.world)
+        share = math.ceil(self.schedule.batches.batch_size / self.schedule.batches.world)
         bound, frontier = 0, share
         for fanout in fanouts:  # each destination: its draws and its own entry
             frontier *= fanout + 1
@@ -117,4 +116,4 @@ def build_minibatch_session(prepared: PreparedGraph, config: TrainConfig,
                                    comm, rank, world)
     schedule = MiniBatchSchedule(model, optimizer, source, batches,
                                  GradientReducer(parameters, comm, world), evaluator)
-    return MiniBatchSession(model, schedule, world)
+    return MiniBatchSession(model, schedule)

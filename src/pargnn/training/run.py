@@ -98,12 +98,13 @@ def prepare(graph: Graph, config: TrainConfig) -> PreparedGraph:
     when a split it evaluates on is empty."""
     prepared = prepare_graph(graph, MODELS[config.model].normalization, config.feature_norm)
     if not config.quiet and os.environ.get("RANK", "0") == "0":
-        for split, count in prepared.split_counts().items():
+        counts = prepared.split_counts()
+        for split, count in counts.items():
             if count == 0 and split != "train":
                 print(f"pargnn: {graph.name} has no {split} vertices: {split} accuracy is "
                       "reported as null" + (" and the last epoch is kept" if split == "val"
                                             else ""), file=sys.stderr, flush=True)
-        _note_batch(config, prepared.split_counts()["train"])
+        _note_batch(config, counts["train"])
     return prepared
 
 
